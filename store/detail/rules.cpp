@@ -1,0 +1,70 @@
+#include "store/detail/rules.hpp"
+
+#include <limits>
+#include <set>
+
+namespace mbx::detail {
+
+FenceVerdict check_fence(const RunDispatch& stored, const Fence& fence, std::uint64_t thread_epoch) {
+  if (stored.status != DispatchStatus::claimed) return FenceVerdict::not_owned;
+  if (!stored.claim_token || *stored.claim_token != fence.claim_token) return FenceVerdict::not_owned;
+  if (stored.dispatch_epoch != fence.epoch) return FenceVerdict::not_owned;
+  if (stored.dispatch_epoch < thread_epoch) return FenceVerdict::stale_epoch;
+  return FenceVerdict::owned;
+}
+
+Error fence_error(const char* op, const RunDispatch& stored, const Fence& fence, std::uint64_t thread_epoch) {
+  std::string why;
+  if (stored.status != DispatchStatus::claimed) {
+    why = "status is " + std::string(to_string(stored.status));
+  } else if (!stored.claim_token || *stored.claim_token != fence.claim_token) {
+    why = "claim token does not match";
+  } else if (stored.dispatch_epoch != fence.epoch) {
+    why = "fence epoch " + std::to_string(fence.epoch) + " differs from dispatch epoch " +
+          std::to_string(stored.dispatch_epoch);
+  } else {
+    why = "dispatch epoch " + std::to_string(stored.dispatch_epoch) + " is behind thread epoch " +
+          std::to_string(thread_epoch);
+  }
+  return fenced_error(std::string(op) + ": dispatch '" + stored.dispatch_id + "' is not owned by this claim (" +
+                      why + ")");
+}
+
+Result<void> validate_for_enqueue(const RunDispatch& d) {
+  if (d.status != DispatchStatus::queued)
+    return validation_error("enqueue: dispatch '" + d.dispatch_id + "' status is " +
+                            std::string(to_string(d.status)) + ", expected queued");
+  return d.validate();
+}
+
+Result<void> validate_commit(const std::string& thread_id, const std::vector<Message>& messages,
+                             std::optional<std::uint64_t> expected_version, const RunRecord& run) {
+  if (is_blank(thread_id)) return validation_error("commit_run_append: thread_id is blank");
+  if (run.thread_id != thread_id)
+    return validation_error("commit_run_append: run '" + run.run_id + "' belongs to thread '" + run.thread_id +
+                            "', not '" + thread_id + "'");
+  std::string why;
+  if (!run.check_invariants(&why)) return validation_error("commit_run_append: " + why);
+  if (!messages.empty() && !expected_version)
+    return validation_error("commit_run_append: appending messages requires an expected version");
+  std::set<std::string> ids;
+  for (const auto& m : messages) {
+    if (!has_valid_shape(m, &why)) return validation_error("commit_run_append: " + why);
+    if (!ids.insert(m.id).second)
+      return validation_error("commit_run_append: message id '" + m.id + "' appears twice in the delta");
+  }
+  return {};
+}
+
+Error version_conflict(const std::string& thread_id, std::uint64_t expected, std::uint64_t actual) {
+  return conflict_error("version conflict on thread '" + thread_id + "': expected " + std::to_string(expected) +
+                        ", actual " + std::to_string(actual));
+}
+
+std::int64_t lease_deadline(std::int64_t now_ms, std::int64_t lease_ms) {
+  if (lease_ms > 0 && now_ms > std::numeric_limits<std::int64_t>::max() - lease_ms)
+    return std::numeric_limits<std::int64_t>::max();
+  return now_ms + lease_ms;
+}
+
+}  // namespace mbx::detail

@@ -1,0 +1,43 @@
+// Value encoding of the RocksDB store: one format byte, then CAF's binary serialization of
+// the record (the same `inspect` that carries it between actors and nodes). Decoding a
+// corrupt value gives Errc::store naming the record kind; it never crashes.
+#pragma once
+
+#include "messages/agent_event.hpp"
+#include "messages/error.hpp"
+#include "messages/message.hpp"
+#include "messages/run_dispatch.hpp"
+#include "messages/run_record.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mbx::rdb {
+
+// Per-thread metadata, one row per thread in the threads column family.
+struct ThreadMeta {
+  std::uint64_t epoch = 0;              // dispatch epoch, bumped by interrupt
+  std::uint64_t version = 0;            // committed message count
+  std::uint64_t queued = 0;             // Queued dispatches
+  std::string claimed;                  // the Claimed dispatch id, empty if none
+  std::string latest_run_id;            // empty if none
+  std::int64_t latest_updated_at = 0;   // seconds, watermark for latest_run
+
+  friend bool operator==(const ThreadMeta&, const ThreadMeta&) = default;
+};
+
+[[nodiscard]] std::string encode(const RunDispatch& x);
+[[nodiscard]] std::string encode(const RunRecord& x);
+[[nodiscard]] std::string encode(const MessageRecord& x);
+[[nodiscard]] std::string encode(const AgentEvent& x);
+[[nodiscard]] std::string encode(const ThreadMeta& x);
+
+[[nodiscard]] Result<void> decode(std::string_view bytes, RunDispatch& out);
+[[nodiscard]] Result<void> decode(std::string_view bytes, RunRecord& out);
+[[nodiscard]] Result<void> decode(std::string_view bytes, MessageRecord& out);
+[[nodiscard]] Result<void> decode(std::string_view bytes, AgentEvent& out);
+[[nodiscard]] Result<void> decode(std::string_view bytes, ThreadMeta& out);
+
+}  // namespace mbx::rdb

@@ -1,0 +1,151 @@
+// RocksdbStore: enqueue and the two claim paths.
+#include "store/rocksdb/rocksdb_impl.hpp"
+
+#include "store/detail/rules.hpp"
+
+namespace mbx {
+
+namespace {
+
+Result<void> check_ids(const RunDispatch& d) {
+  for (const auto* id : {&d.dispatch_id, &d.thread_id, &d.run_id})
+    if (!rdb::is_key_safe(*id)) return validation_error("enqueue: ids must be non-blank and contain no NUL byte");
+  if (d.dedupe_key && d.dedupe_key->find('\0') != std::string::npos)
+    return validation_error("enqueue: dedupe_key contains a NUL byte");
+  return {};
+}
+
+}  // namespace
+
+Result<RunDispatch> RocksdbStore::enqueue(const RunDispatch& dispatch, const EnqueueOptions& options) {
+  if (auto r = detail::validate_for_enqueue(dispatch); !r) return r.error();
+  if (auto r = check_ids(dispatch); !r) return r.error();
+  auto& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.thread_lock(dispatch.thread_id));
+  auto existing = m.get(rdb::kDispatchesCf, dispatch.dispatch_id);
+  if (!existing) return existing.error();
+  if (*existing) return conflict_error("enqueue: dispatch '" + dispatch.dispatch_id + "' already exists");
+  if (dispatch.dedupe_key) {
+    auto holder = m.get(rdb::kIndexCf, rdb::dedupe_key(dispatch.thread_id, *dispatch.dedupe_key));
+    if (!holder) return holder.error();
+    if (*holder)
+      return conflict_error("enqueue: dedupe_key=" + *dispatch.dedupe_key + " is held by dispatch '" + **holder + "'");
+  }
+  auto meta = m.get_meta(dispatch.thread_id);
+  if (!meta) return meta.error();
+  if (options.max_queued_per_thread != 0 && meta->queued >= options.max_queued_per_thread)
+    return Error{Errc::queue_full, "enqueue: thread '" + dispatch.thread_id + "' already has " +
+                                       std::to_string(meta->queued) + " queued dispatches (limit " +
+                                       std::to_string(options.max_queued_per_thread) + ")"};
+  RunDispatch stored = dispatch;
+  stored.prepare_for_enqueue(meta->epoch);
+  rocksdb::WriteBatch b;
+  auto after_meta = *meta;
+  m.stage_dispatch(b, after_meta, nullptr, &stored);
+  m.stage_meta(b, dispatch.thread_id, *meta, after_meta);
+  if (auto r = m.commit(b, "enqueue"); !r) return r.error();
+  return stored;
+}
+
+namespace {
+
+// Supersedes (in `b`) the thread's Queued dispatches behind its epoch and returns the best
+// eligible one at `now` in claim order, if any. Caller holds the thread lock.
+Result<std::optional<RunDispatch>> best_eligible_locked(RocksdbStore::Impl& m, const std::string& thread_id,
+                                                        rdb::ThreadMeta& meta, rocksdb::WriteBatch& b,
+                                                        std::int64_t now_ms) {
+  std::optional<RunDispatch> best;
+  std::vector<RunDispatch> stale;
+  Error failure;
+  bool failed = false;
+  const auto prefix_len = rdb::queued_prefix(thread_id).size();
+  auto scanned = m.scan(rdb::kIndexCf, rdb::queued_prefix(thread_id), [&](std::string_view key, std::string_view) {
+    const std::string id(key.substr(prefix_len + 1 + 8 + 8));
+    auto d = m.get_dispatch(id);
+    if (!d || !*d) {
+      failure = d ? store_error("claim: queued index names missing dispatch '" + id + "'") : d.error();
+      failed = true;
+      return false;
+    }
+    if ((*d)->dispatch_epoch < meta.epoch) {
+      stale.push_back(std::move(**d));
+      return true;
+    }
+    // Index order is priority, available_at, created_at, id: the first eligible wins.
+    if ((*d)->available_at <= now_ms) best = std::move(**d);
+    return !best;
+  });
+  if (!scanned) return scanned.error();
+  if (failed) return failure;
+  for (const auto& d : stale) {
+    RunDispatch after = d;
+    std::ignore = after.mark_superseded_at_epoch(now_ms, meta.epoch, kReasonQueuedStaleEpoch);  // Queued
+    m.stage_dispatch(b, meta, &d, &after);
+  }
+  return best;
+}
+
+}  // namespace
+
+Result<std::vector<RunDispatch>> RocksdbStore::claim(const std::string& thread_id, const std::string& consumer,
+                                                     std::int64_t lease_ms, std::int64_t now_ms,
+                                                     std::uint32_t limit) {
+  if (limit == 0 || !rdb::is_key_safe(thread_id)) return std::vector<RunDispatch>{};
+  auto& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
+  auto meta = m.get_meta(thread_id);
+  if (!meta) return meta.error();
+  if (meta->queued == 0) return std::vector<RunDispatch>{};
+  const auto meta_before = *meta;
+  rocksdb::WriteBatch b;
+  auto best = best_eligible_locked(m, thread_id, *meta, b, now_ms);
+  if (!best) return best.error();
+  std::vector<RunDispatch> out;
+  if (*best && meta->claimed.empty()) {
+    RunDispatch after = **best;
+    if (auto r = after.claim(consumer, m.ids.next_id(), detail::lease_deadline(now_ms, lease_ms), now_ms); !r)
+      return r.error();
+    m.stage_dispatch(b, *meta, &**best, &after);
+    out.push_back(std::move(after));
+  }
+  if (b.Count() == 0) return out;
+  m.stage_meta(b, thread_id, meta_before, *meta);
+  if (auto r = m.commit(b, "claim"); !r) return r.error();
+  return out;
+}
+
+Result<std::optional<RunDispatch>> RocksdbStore::claim_dispatch(const std::string& dispatch_id,
+                                                                const std::string& consumer, std::int64_t lease_ms,
+                                                                std::int64_t now_ms) {
+  auto& m = *impl_;
+  auto thread = m.thread_of(dispatch_id);
+  if (!thread) return thread.error();
+  if (!*thread) return std::optional<RunDispatch>{};
+  std::lock_guard<std::mutex> lock(m.thread_lock(**thread));
+  auto d = m.get_dispatch(dispatch_id);
+  if (!d) return d.error();
+  if (!*d || (*d)->status != DispatchStatus::queued) return std::optional<RunDispatch>{};
+  auto meta = m.get_meta(**thread);
+  if (!meta) return meta.error();
+  if ((*d)->dispatch_epoch < meta->epoch) {
+    auto r = m.transition_locked(
+        "claim_dispatch", **d, *meta,
+        [&](const RunDispatch&, const rdb::ThreadMeta& mt, RunDispatch& after) {
+          return after.mark_superseded_at_epoch(now_ms, mt.epoch, kReasonQueuedStaleEpoch);
+        },
+        now_ms);
+    if (!r) return r.error();
+    return std::optional<RunDispatch>{};
+  }
+  if (!meta->claimed.empty()) return std::optional<RunDispatch>{};
+  auto r = m.transition_locked(
+      "claim_dispatch", **d, *meta,
+      [&](const RunDispatch&, const rdb::ThreadMeta&, RunDispatch& after) {
+        return after.claim(consumer, m.ids.next_id(), detail::lease_deadline(now_ms, lease_ms), now_ms);
+      },
+      now_ms);
+  if (!r) return r.error();
+  return std::optional<RunDispatch>{std::move(*r)};
+}
+
+}  // namespace mbx

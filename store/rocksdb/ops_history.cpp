@@ -1,0 +1,230 @@
+// RocksdbStore: runs, the committed message log and the event log (the ThreadRunStore side).
+#include "store/rocksdb/rocksdb_impl.hpp"
+
+#include "store/detail/rules.hpp"
+
+#include <limits>
+
+namespace mbx {
+
+namespace {
+
+template <class T>
+Result<std::vector<T>> decode_all(RocksdbStore::Impl& m, rdb::Cf cf, const std::string& prefix,
+                                  const std::string& start, std::uint32_t limit,
+                                  const std::function<bool(const T&)>& keep_going) {
+  std::vector<T> out;
+  std::optional<Error> failure;
+  auto scanned = m.scan(
+      cf, prefix,
+      [&](std::string_view, std::string_view value) {
+        T x;
+        if (auto r = rdb::decode(value, x); !r) {
+          failure = r.error();
+          return false;
+        }
+        if (!keep_going(x)) return false;
+        out.push_back(std::move(x));
+        return limit == 0 || out.size() < limit;
+      },
+      &start);
+  if (!scanned) return scanned.error();
+  if (failure) return *failure;
+  return out;
+}
+
+Result<RunPage> runs_in_index(RocksdbStore::Impl& m, const std::string& prefix, std::size_t id_offset,
+                              std::uint64_t offset, std::uint32_t limit) {
+  RunPage out;
+  std::vector<std::string> ids;
+  auto scanned = m.scan(rdb::kIndexCf, prefix, [&](std::string_view key, std::string_view) {
+    if (out.total >= offset && (limit == 0 || ids.size() < limit)) ids.emplace_back(key.substr(id_offset));
+    ++out.total;
+    return true;
+  });
+  if (!scanned) return scanned.error();
+  for (const auto& id : ids) {
+    auto r = m.get_run(id);
+    if (!r) return r.error();
+    if (*r) out.items.push_back(std::move(**r));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::optional<RunRecord>> RocksdbStore::load_run(const std::string& run_id) { return impl_->get_run(run_id); }
+
+Result<std::optional<RunRecord>> RocksdbStore::latest_run(const std::string& thread_id) {
+  if (!rdb::is_key_safe(thread_id)) return std::optional<RunRecord>{};
+  auto meta = impl_->get_meta(thread_id);
+  if (!meta) return meta.error();
+  if (meta->latest_run_id.empty()) return std::optional<RunRecord>{};
+  return impl_->get_run(meta->latest_run_id);
+}
+
+Result<RunPage> RocksdbStore::list_runs(const std::string& thread_id, std::uint64_t offset, std::uint32_t limit) {
+  if (!rdb::is_key_safe(thread_id)) return RunPage{};
+  const auto prefix = rdb::thread_run_prefix(thread_id);
+  return runs_in_index(*impl_, prefix, prefix.size() + 8, offset, limit);
+}
+
+Result<RunPage> RocksdbStore::list_runs_by_status(RunStatus status, std::uint64_t offset, std::uint32_t limit) {
+  const auto prefix = rdb::run_status_prefix(status);
+  return runs_in_index(*impl_, prefix, prefix.size(), offset, limit);
+}
+
+Result<std::optional<RunRecord>> RocksdbStore::reusable_waiting_run(const std::string& thread_id) {
+  auto latest = latest_run(thread_id);
+  if (!latest) return latest.error();
+  if (*latest && (*latest)->is_resumable_waiting()) return latest;
+  return std::optional<RunRecord>{};
+}
+
+Result<std::uint64_t> RocksdbStore::commit_run_append(const std::string& thread_id,
+                                                      const std::vector<Message>& messages,
+                                                      std::optional<std::uint64_t> expected_version,
+                                                      const RunRecord& run, const Fence* fence, std::int64_t now_ms) {
+  if (auto r = detail::validate_commit(thread_id, messages, expected_version, run); !r) return r.error();
+  if (!rdb::is_key_safe(thread_id) || !rdb::is_key_safe(run.run_id))
+    return validation_error("commit_run_append: thread and run ids must contain no NUL byte");
+  for (const auto& msg : messages)
+    if (!rdb::is_key_safe(msg.id)) return validation_error("commit_run_append: message ids must contain no NUL byte");
+  auto& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
+  auto meta = m.get_meta(thread_id);
+  if (!meta) return meta.error();
+  if (fence != nullptr) {
+    auto d = m.owned_locked("commit_run_append", *fence, *meta, now_ms);
+    if (!d) return d.error();
+    if (d->run_id != run.run_id || d->thread_id != thread_id)
+      return validation_error("commit_run_append: fence dispatch '" + fence->dispatch_id + "' runs '" + d->run_id +
+                              "', not '" + run.run_id + "'");
+  }
+  auto existing = m.get_run(run.run_id);
+  if (!existing) return existing.error();
+  if (*existing && (*existing)->thread_id != thread_id)
+    return validation_error("commit_run_append: run '" + run.run_id + "' belongs to thread '" +
+                            (*existing)->thread_id + "'");
+  if (expected_version && *expected_version != meta->version)
+    return detail::version_conflict(thread_id, *expected_version, meta->version);
+  for (const auto& msg : messages) {
+    auto seen = m.get(rdb::kIndexCf, rdb::message_id_key(thread_id, msg.id));
+    if (!seen) return seen.error();
+    if (*seen)
+      return validation_error("commit_run_append: message '" + msg.id + "' is already committed on thread '" +
+                              thread_id + "'");
+  }
+  const auto meta_before = *meta;
+  rocksdb::WriteBatch b;
+  for (const auto& msg : messages) {
+    MessageRecord rec{thread_id, ++meta->version, msg, run.run_id, now_ms / 1000};
+    std::string seq;
+    rdb::put_u64(seq, rec.seq);
+    std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::message_id_key(thread_id, msg.id), seq);
+    std::ignore = b.Put(m.cf[rdb::kMessagesCf], rdb::message_key(thread_id, rec.seq), rdb::encode(rec));
+  }
+  if (*existing) {
+    std::ignore = b.Delete(m.cf[rdb::kIndexCf], rdb::thread_run_key(thread_id, (*existing)->created_at, run.run_id));
+    std::ignore = b.Delete(m.cf[rdb::kIndexCf], rdb::run_status_key((*existing)->status, run.run_id));
+  }
+  std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::thread_run_key(thread_id, run.created_at, run.run_id), "");
+  std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::run_status_key(run.status, run.run_id), "");
+  std::ignore = b.Put(m.cf[rdb::kRunsCf], run.run_id, rdb::encode(run));
+  if (meta->latest_run_id.empty() || run.updated_at >= meta->latest_updated_at) {
+    meta->latest_run_id = run.run_id;
+    meta->latest_updated_at = run.updated_at;
+  }
+  m.stage_meta(b, thread_id, meta_before, *meta);
+  if (auto r = m.commit(b, "commit_run_append"); !r) return r.error();
+  return meta->version;
+}
+
+Result<std::uint64_t> RocksdbStore::committed_version(const std::string& thread_id) {
+  if (!rdb::is_key_safe(thread_id)) return std::uint64_t{0};
+  auto meta = impl_->get_meta(thread_id);
+  if (!meta) return meta.error();
+  return meta->version;
+}
+
+Result<std::vector<MessageRecord>> RocksdbStore::load_committed_messages(const std::string& thread_id,
+                                                                        std::uint64_t from_seq, std::uint32_t limit) {
+  if (!rdb::is_key_safe(thread_id)) return std::vector<MessageRecord>{};
+  return decode_all<MessageRecord>(*impl_, rdb::kMessagesCf, rdb::message_prefix(thread_id),
+                                   rdb::message_key(thread_id, std::max<std::uint64_t>(from_seq, 1)), limit,
+                                   [](const MessageRecord&) { return true; });
+}
+
+Result<std::optional<MessageRecord>> RocksdbStore::load_message_record(const std::string& thread_id,
+                                                                       const std::string& message_id) {
+  if (!rdb::is_key_safe(thread_id) || message_id.find('\0') != std::string::npos) return std::optional<MessageRecord>{};
+  auto& m = *impl_;
+  auto seq = m.get(rdb::kIndexCf, rdb::message_id_key(thread_id, message_id));
+  if (!seq) return seq.error();
+  if (!*seq) return std::optional<MessageRecord>{};
+  auto v = m.get(rdb::kMessagesCf, rdb::message_key(thread_id, rdb::get_u64(**seq)));
+  if (!v) return v.error();
+  if (!*v) return store_error("load_message_record: index names missing message '" + message_id + "'");
+  MessageRecord rec;
+  if (auto r = rdb::decode(**v, rec); !r) return r.error();
+  return std::optional<MessageRecord>{std::move(rec)};
+}
+
+Result<std::vector<MessageRecord>> RocksdbStore::load_message_records_range(const std::string& thread_id,
+                                                                            std::uint64_t from_seq,
+                                                                            std::uint64_t to_seq) {
+  if (!rdb::is_key_safe(thread_id) || to_seq < from_seq) return std::vector<MessageRecord>{};
+  return decode_all<MessageRecord>(*impl_, rdb::kMessagesCf, rdb::message_prefix(thread_id),
+                                   rdb::message_key(thread_id, std::max<std::uint64_t>(from_seq, 1)), 0,
+                                   [&](const MessageRecord& r) { return r.seq <= to_seq; });
+}
+
+Result<AgentEvent> RocksdbStore::append_event(const std::string& run_id, const AgentEvent& event,
+                                              const Fence* fence) {
+  if (!rdb::is_key_safe(run_id)) return validation_error("append_event: run_id must be non-blank without NUL");
+  auto& m = *impl_;
+  std::unique_lock<std::mutex> thread_lock;
+  if (fence != nullptr) {
+    auto thread = m.thread_of(fence->dispatch_id);
+    if (!thread) return thread.error();
+    if (!*thread) return not_found_error("append_event: dispatch '" + fence->dispatch_id + "' not found");
+    thread_lock = std::unique_lock<std::mutex>(m.thread_lock(**thread));
+    auto meta = m.get_meta(**thread);
+    if (!meta) return meta.error();
+    auto d = m.owned_locked("append_event", *fence, *meta, event.at_ms);
+    if (!d) return d.error();
+    if (d->run_id != run_id)
+      return validation_error("append_event: fence dispatch '" + fence->dispatch_id + "' runs '" + d->run_id +
+                              "', not '" + run_id + "'");
+  }
+  std::lock_guard<std::mutex> events(m.event_lock(run_id));
+  std::uint64_t last = 0;
+  {
+    auto it = m.iterator(rdb::kEventsCf);
+    it->SeekForPrev(rdb::event_key(run_id, std::numeric_limits<std::uint64_t>::max()));
+    const auto prefix = rdb::event_prefix(run_id);
+    if (it->Valid() && it->key().starts_with(prefix))
+      last = rdb::get_u64(std::string_view(it->key().data() + prefix.size(), it->key().size() - prefix.size()));
+    if (!it->status().ok()) return to_error(it->status(), "append_event");
+  }
+  AgentEvent stored = event;
+  stored.run_id = run_id;
+  stored.seq = last + 1;
+  rocksdb::WriteBatch b;
+  std::ignore = b.Put(m.cf[rdb::kEventsCf], rdb::event_key(run_id, stored.seq), rdb::encode(stored));
+  rocksdb::WriteOptions wo = m.write_options;
+  wo.sync = m.options.sync && m.options.sync_events;
+  if (auto s = m.db->Write(wo, &b); !s.ok()) return to_error(s, "append_event");
+  return stored;
+}
+
+Result<std::vector<AgentEvent>> RocksdbStore::read_events(const std::string& run_id, std::uint64_t after_seq,
+                                                          std::uint32_t limit) {
+  if (!rdb::is_key_safe(run_id)) return std::vector<AgentEvent>{};
+  if (after_seq == std::numeric_limits<std::uint64_t>::max()) return std::vector<AgentEvent>{};
+  return decode_all<AgentEvent>(*impl_, rdb::kEventsCf, rdb::event_prefix(run_id),
+                                rdb::event_key(run_id, after_seq + 1), limit,
+                                [](const AgentEvent&) { return true; });
+}
+
+}  // namespace mbx

@@ -1,0 +1,95 @@
+// RocksdbStore: lease reclaim and purge, the operations that walk every thread. Each dispatch
+// is re-read and changed under its own thread lock, so concurrent sweeps transition it once.
+#include "store/rocksdb/rocksdb_impl.hpp"
+
+namespace mbx {
+
+namespace {
+
+// Ids in index `prefix` whose leading i64 is < bound, at most `limit` (0 = all).
+Result<std::vector<std::string>> ids_before(RocksdbStore::Impl& m, std::string_view prefix, std::size_t skip,
+                                            std::int64_t bound, std::uint32_t limit) {
+  std::vector<std::string> ids;
+  auto scanned = m.scan(rdb::kIndexCf, std::string(prefix), [&](std::string_view key, std::string_view) {
+    if (rdb::get_i64(key.substr(prefix.size())) >= bound) return false;
+    ids.emplace_back(key.substr(prefix.size() + skip));
+    return limit == 0 || ids.size() < limit;
+  });
+  if (!scanned) return scanned.error();
+  return ids;
+}
+
+}  // namespace
+
+Result<std::vector<RunDispatch>> RocksdbStore::reclaim_expired_leases(std::int64_t now_ms, std::uint32_t limit) {
+  auto& m = *impl_;
+  auto ids = ids_before(m, rdb::kLeasePrefix, 8, now_ms, limit);
+  if (!ids) return ids.error();
+  std::vector<RunDispatch> out;
+  for (const auto& id : *ids) {
+    auto thread = m.thread_of(id);
+    if (!thread) return thread.error();
+    if (!*thread) continue;
+    std::lock_guard<std::mutex> lock(m.thread_lock(**thread));
+    auto d = m.get_dispatch(id);
+    if (!d) return d.error();
+    if (!*d || (*d)->status != DispatchStatus::claimed || !(*d)->lease_until || *(*d)->lease_until >= now_ms)
+      continue;  // another sweep or the owner got there first
+    auto meta = m.get_meta(**thread);
+    if (!meta) return meta.error();
+    const bool stale = (*d)->dispatch_epoch < meta->epoch;
+    auto r = m.transition_locked(
+        "reclaim_expired_leases", **d, *meta,
+        [&](const RunDispatch&, const rdb::ThreadMeta& mt, RunDispatch& after) -> Result<void> {
+          if (stale) return after.mark_superseded_at_epoch(now_ms, mt.epoch, kReasonExpiredAfterInterrupt);
+          return after.mark_expired_lease(now_ms);
+        },
+        now_ms);
+    if (!r) return r.error();
+    if (!stale) out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+Result<std::uint64_t> RocksdbStore::purge_terminal(std::int64_t older_than_ms) {
+  auto& m = *impl_;
+  auto ids = ids_before(m, rdb::kTerminalPrefix, 16, older_than_ms, 0);
+  if (!ids) return ids.error();
+  // Purge writes are not synced: a purge lost in a crash is simply done again.
+  rocksdb::WriteOptions unsynced = m.write_options;
+  unsynced.sync = false;
+  std::uint64_t purged = 0;
+  for (const auto& id : *ids) {
+    auto thread = m.thread_of(id);
+    if (!thread) return thread.error();
+    if (!*thread) continue;
+    std::lock_guard<std::mutex> lock(m.thread_lock(**thread));
+    auto d = m.get_dispatch(id);
+    if (!d) return d.error();
+    if (!*d || !is_terminal((*d)->status) || (*d)->updated_at >= older_than_ms) continue;
+    auto meta = m.get_meta(**thread);
+    if (!meta) return meta.error();
+    const auto meta_before = *meta;
+    rocksdb::WriteBatch b;
+    m.stage_dispatch(b, *meta, &**d, nullptr);
+    m.stage_meta(b, **thread, meta_before, *meta);
+    bool run_has_other = false;
+    auto scanned = m.scan(rdb::kIndexCf, rdb::run_dispatch_prefix((*d)->run_id), [&](std::string_view key,
+                                                                                     std::string_view) {
+      run_has_other = key.substr(rdb::run_dispatch_prefix((*d)->run_id).size()) != id;
+      return !run_has_other;
+    });
+    if (!scanned) return scanned.error();
+    std::unique_lock<std::mutex> events;
+    if (!run_has_other) {  // the run's last dispatch goes: its event log goes with it
+      events = std::unique_lock<std::mutex>(m.event_lock((*d)->run_id));
+      const auto from = rdb::event_prefix((*d)->run_id);
+      std::ignore = b.DeleteRange(m.cf[rdb::kEventsCf], from, rdb::prefix_end(from));
+    }
+    if (auto s = m.db->Write(unsynced, &b); !s.ok()) return to_error(s, "purge_terminal");
+    ++purged;
+  }
+  return purged;
+}
+
+}  // namespace mbx

@@ -1,0 +1,97 @@
+// Internals of RocksdbStore shared by its ops_*.cpp files: the open database, the striped
+// per-thread locks, typed reads, and the write staging that keeps every index in step with
+// the records it indexes. Only store/rocksdb/ includes this file.
+//
+// Locking: every read-check-write of one thread holds thread_lock(thread) for its whole span
+// and ends in ONE WriteBatch. Event appends also take event_lock(run) (after the thread lock
+// when fenced). Plain reads take no lock (a WriteBatch is applied atomically).
+// Synced writes happen on the caller's thread in commit(); concurrent committers are grouped
+// by RocksDB into one WAL write + fsync (group commit).
+#pragma once
+
+#include "store/rocksdb/codec.hpp"
+#include "store/rocksdb/column_families.hpp"
+#include "store/rocksdb/keys.hpp"
+#include "store/rocksdb/rocksdb_store.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mbx {
+
+// The index entries (key, value) a dispatch owns in its current state.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> dispatch_index_entries(const RunDispatch& d);
+
+// The only rocksdb::Status -> Error mapping (status.cpp).
+[[nodiscard]] Error to_error(const rocksdb::Status& status, std::string_view op);
+
+struct RocksdbStore::Impl {
+  static constexpr std::size_t kThreadStripes = 4096;
+  static constexpr std::size_t kEventStripes = 1024;
+
+  RocksdbOptions options;
+  IdSource& ids;
+  rocksdb::DB* db = nullptr;                            // owned; closed in the destructor
+  std::array<rocksdb::ColumnFamilyHandle*, rdb::kCfCount> cf{};
+  rocksdb::WriteOptions write_options;
+  std::array<std::mutex, kThreadStripes> thread_stripes;
+  std::array<std::mutex, kEventStripes> event_stripes;
+
+  Impl(RocksdbOptions opts, IdSource& id_source) : options(std::move(opts)), ids(id_source) {}
+  ~Impl();
+
+  std::mutex& thread_lock(std::string_view thread_id);
+  std::mutex& event_lock(std::string_view run_id);
+
+  // ---- reads (no lock) ----
+  [[nodiscard]] Result<std::optional<std::string>> get(rdb::Cf cf, const std::string& key,
+                                                       const rocksdb::Snapshot* snapshot = nullptr);
+  [[nodiscard]] Result<std::optional<RunDispatch>> get_dispatch(const std::string& id);
+  [[nodiscard]] Result<rdb::ThreadMeta> get_meta(const std::string& thread_id);
+  [[nodiscard]] Result<std::optional<RunRecord>> get_run(const std::string& run_id);
+  // Calls fn(key, value) for each key in [prefix, prefix_end) of cf (or from `start` when
+  // given) until it returns false.
+  [[nodiscard]] Result<void> scan(rdb::Cf cf, const std::string& prefix,
+                                  const std::function<bool(std::string_view, std::string_view)>& fn,
+                                  const std::string* start = nullptr, const rocksdb::Snapshot* snapshot = nullptr);
+  [[nodiscard]] std::unique_ptr<rocksdb::Iterator> iterator(rdb::Cf cf, const rocksdb::Snapshot* snapshot = nullptr);
+
+  // ---- writes (caller holds the thread lock) ----
+  // Stages `after` (and removes the index entries of `before`), adjusting meta and counters.
+  void stage_dispatch(rocksdb::WriteBatch& b, rdb::ThreadMeta& meta, const RunDispatch* before,
+                      const RunDispatch* after);
+  // Stages meta (if changed) and the thread's ready marker.
+  void stage_meta(rocksdb::WriteBatch& b, const std::string& thread_id, const rdb::ThreadMeta& before,
+                  const rdb::ThreadMeta& after);
+  [[nodiscard]] Result<void> commit(rocksdb::WriteBatch& b, std::string_view op);
+
+  // One transition of one dispatch under its thread lock: load, apply `change`, write.
+  // `change` returns an error to abort (nothing written) or fills `after`.
+  using Change = std::function<Result<void>(const RunDispatch& before, const rdb::ThreadMeta& meta,
+                                            RunDispatch& after)>;
+  [[nodiscard]] Result<RunDispatch> transition_locked(const std::string& op, const RunDispatch& before,
+                                                      rdb::ThreadMeta& meta, const Change& change,
+                                                      std::int64_t now_ms);
+
+  // Checks `fence` under the held thread lock. Stale epoch: supersedes (written) and returns
+  // the fenced error. Not owned / missing: the error, nothing written.
+  [[nodiscard]] Result<RunDispatch> owned_locked(const char* op, const Fence& fence, rdb::ThreadMeta& meta,
+                                                 std::int64_t now_ms);
+  // Looks up the thread of a dispatch (unlocked; a dispatch never changes thread).
+  [[nodiscard]] Result<std::optional<std::string>> thread_of(const std::string& dispatch_id);
+
+  // A fenced transition: lock, check the fence, apply, write.
+  [[nodiscard]] Result<RunDispatch> fenced(const char* op, const Fence& fence, std::int64_t now_ms,
+                                           const std::function<Result<void>(RunDispatch&)>& apply);
+};
+
+}  // namespace mbx

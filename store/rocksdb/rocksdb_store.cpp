@@ -1,0 +1,262 @@
+// Opening and closing the RocksDB store, and the shared machinery of rocksdb_impl.hpp.
+#include "store/rocksdb/rocksdb_impl.hpp"
+
+#include "store/detail/rules.hpp"
+
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/options.h>
+
+#include <functional>
+
+namespace mbx {
+
+namespace {
+
+// counters CF: values are 8-byte big-endian two's complement; merge adds.
+class AddOperator final : public rocksdb::AssociativeMergeOperator {
+public:
+  bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger* /*logger*/) const override {
+    std::uint64_t sum = existing != nullptr ? rdb::get_u64(std::string_view(existing->data(), existing->size())) : 0;
+    sum += rdb::get_u64(std::string_view(value.data(), value.size()));
+    new_value->clear();
+    rdb::put_u64(*new_value, sum);
+    return true;
+  }
+  const char* Name() const override { return "mbx.add64"; }
+};
+
+std::string delta(std::int64_t v) {
+  std::string out;
+  rdb::put_u64(out, static_cast<std::uint64_t>(v));
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> dispatch_index_entries(const RunDispatch& d) {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.emplace_back(rdb::thread_dispatch_key(d), std::string(1, static_cast<char>(d.status)));
+  out.emplace_back(rdb::run_dispatch_key(d.run_id, d.dispatch_id), std::string());
+  switch (d.status) {
+    case DispatchStatus::queued:
+      out.emplace_back(rdb::queued_key(d), std::string());
+      out.emplace_back(rdb::wake_key(d), d.thread_id);
+      break;
+    case DispatchStatus::claimed:
+      out.emplace_back(rdb::lease_key(d.lease_until.value_or(0), d.dispatch_id), std::string());
+      break;
+    default:
+      out.emplace_back(rdb::terminal_key(d), std::string());
+      break;
+  }
+  if (!is_terminal(d.status) && d.dedupe_key) out.emplace_back(rdb::dedupe_key(d.thread_id, *d.dedupe_key), d.dispatch_id);
+  return out;
+}
+
+// ---- open / close ------------------------------------------------------------------------------
+
+Result<std::unique_ptr<RocksdbStore>> RocksdbStore::open(const RocksdbOptions& options, IdSource& ids) {
+  if (options.path.empty()) return validation_error("RocksdbStore::open: path is empty");
+  auto impl = std::make_unique<Impl>(options, ids);
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = true;
+  db_options.IncreaseParallelism(2);
+  db_options.enable_pipelined_write = true;
+  db_options.max_background_jobs = 2;
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.OptimizeLevelStyleCompaction(64 << 20);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (std::size_t i = 0; i < rdb::kCfCount; ++i) {
+    auto opts = cf_options;
+    if (i == rdb::kCountersCf) opts.merge_operator = std::make_shared<AddOperator>();
+    descriptors.emplace_back(rdb::kCfNames[i], opts);
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  auto status = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &impl->db);
+  if (!status.ok()) return to_error(status, "RocksdbStore::open '" + options.path + "'");
+  for (std::size_t i = 0; i < rdb::kCfCount; ++i) impl->cf[i] = handles[i];
+  impl->write_options.sync = options.sync;
+  return std::unique_ptr<RocksdbStore>(new RocksdbStore(std::move(impl)));
+}
+
+RocksdbStore::RocksdbStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RocksdbStore::~RocksdbStore() = default;
+
+RocksdbStore::Impl::~Impl() {
+  if (db == nullptr) return;
+  std::ignore = db->FlushWAL(true);  // best effort on close; every write was already in the WAL
+  for (auto* h : cf)
+    if (h != nullptr) std::ignore = db->DestroyColumnFamilyHandle(h);
+  std::ignore = db->Close();
+  delete db;
+}
+
+// ---- locks and reads ---------------------------------------------------------------------------
+
+std::mutex& RocksdbStore::Impl::thread_lock(std::string_view thread_id) {
+  return thread_stripes[std::hash<std::string_view>{}(thread_id) % kThreadStripes];
+}
+
+std::mutex& RocksdbStore::Impl::event_lock(std::string_view run_id) {
+  return event_stripes[std::hash<std::string_view>{}(run_id) % kEventStripes];
+}
+
+Result<std::optional<std::string>> RocksdbStore::Impl::get(rdb::Cf c, const std::string& key,
+                                                           const rocksdb::Snapshot* snapshot) {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  std::string value;
+  auto s = db->Get(ro, cf[c], key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>{};
+  if (!s.ok()) return to_error(s, "get");
+  return std::optional<std::string>{std::move(value)};
+}
+
+Result<std::optional<RunDispatch>> RocksdbStore::Impl::get_dispatch(const std::string& id) {
+  auto v = get(rdb::kDispatchesCf, id);
+  if (!v) return v.error();
+  if (!*v) return std::optional<RunDispatch>{};
+  RunDispatch d;
+  if (auto r = rdb::decode(**v, d); !r) return r.error();
+  return std::optional<RunDispatch>{std::move(d)};
+}
+
+Result<rdb::ThreadMeta> RocksdbStore::Impl::get_meta(const std::string& thread_id) {
+  auto v = get(rdb::kThreadsCf, thread_id);
+  if (!v) return v.error();
+  rdb::ThreadMeta meta;
+  if (*v) {
+    if (auto r = rdb::decode(**v, meta); !r) return r.error();
+  }
+  return meta;
+}
+
+Result<std::optional<RunRecord>> RocksdbStore::Impl::get_run(const std::string& run_id) {
+  auto v = get(rdb::kRunsCf, run_id);
+  if (!v) return v.error();
+  if (!*v) return std::optional<RunRecord>{};
+  RunRecord r;
+  if (auto d = rdb::decode(**v, r); !d) return d.error();
+  return std::optional<RunRecord>{std::move(r)};
+}
+
+std::unique_ptr<rocksdb::Iterator> RocksdbStore::Impl::iterator(rdb::Cf c, const rocksdb::Snapshot* snapshot) {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  return std::unique_ptr<rocksdb::Iterator>(db->NewIterator(ro, cf[c]));
+}
+
+Result<void> RocksdbStore::Impl::scan(rdb::Cf c, const std::string& prefix,
+                                      const std::function<bool(std::string_view, std::string_view)>& fn,
+                                      const std::string* start, const rocksdb::Snapshot* snapshot) {
+  auto it = iterator(c, snapshot);
+  for (it->Seek(start != nullptr ? *start : prefix); it->Valid(); it->Next()) {
+    auto key = it->key();
+    if (!key.starts_with(prefix)) break;
+    if (!fn(std::string_view(key.data(), key.size()), std::string_view(it->value().data(), it->value().size())))
+      break;
+  }
+  if (!it->status().ok()) return to_error(it->status(), "scan");
+  return {};
+}
+
+Result<std::optional<std::string>> RocksdbStore::Impl::thread_of(const std::string& dispatch_id) {
+  auto d = get_dispatch(dispatch_id);
+  if (!d) return d.error();
+  if (!*d) return std::optional<std::string>{};
+  return std::optional<std::string>{(*d)->thread_id};
+}
+
+// ---- staging -----------------------------------------------------------------------------------
+
+void RocksdbStore::Impl::stage_dispatch(rocksdb::WriteBatch& b, rdb::ThreadMeta& meta, const RunDispatch* before,
+                                        const RunDispatch* after) {
+  if (before != nullptr) {
+    for (const auto& [k, v] : dispatch_index_entries(*before)) std::ignore = b.Delete(cf[rdb::kIndexCf], k);
+    std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::counter_key(before->status), delta(-1));
+    if (before->status == DispatchStatus::queued) meta.queued -= 1;
+    if (before->status == DispatchStatus::claimed && meta.claimed == before->dispatch_id) meta.claimed.clear();
+  }
+  if (after != nullptr) {
+    for (const auto& [k, v] : dispatch_index_entries(*after)) std::ignore = b.Put(cf[rdb::kIndexCf], k, v);
+    std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::counter_key(after->status), delta(1));
+    if (after->status == DispatchStatus::queued) meta.queued += 1;
+    if (after->status == DispatchStatus::claimed) meta.claimed = after->dispatch_id;
+    std::ignore = b.Put(cf[rdb::kDispatchesCf], after->dispatch_id, rdb::encode(*after));
+  } else if (before != nullptr) {
+    std::ignore = b.Delete(cf[rdb::kDispatchesCf], before->dispatch_id);
+  }
+}
+
+void RocksdbStore::Impl::stage_meta(rocksdb::WriteBatch& b, const std::string& thread_id,
+                                    const rdb::ThreadMeta& before, const rdb::ThreadMeta& after) {
+  if (before == after) return;
+  std::ignore = b.Put(cf[rdb::kThreadsCf], thread_id, rdb::encode(after));
+  if (before.queued == 0 && after.queued > 0) std::ignore = b.Put(cf[rdb::kIndexCf], rdb::ready_key(thread_id), "");
+  if (before.queued > 0 && after.queued == 0) std::ignore = b.Delete(cf[rdb::kIndexCf], rdb::ready_key(thread_id));
+}
+
+Result<void> RocksdbStore::Impl::commit(rocksdb::WriteBatch& b, std::string_view op) {
+  auto s = db->Write(write_options, &b);
+  if (!s.ok()) return to_error(s, op);
+  return {};
+}
+
+Result<RunDispatch> RocksdbStore::Impl::transition_locked(const std::string& op, const RunDispatch& before,
+                                                          rdb::ThreadMeta& meta, const Change& change,
+                                                          std::int64_t /*now_ms*/) {
+  RunDispatch after = before;
+  if (auto r = change(before, meta, after); !r) return r.error();
+  rocksdb::WriteBatch b;
+  const auto meta_before = meta;
+  stage_dispatch(b, meta, &before, &after);
+  stage_meta(b, before.thread_id, meta_before, meta);
+  if (auto r = commit(b, op); !r) {
+    meta = meta_before;
+    return r.error();
+  }
+  return after;
+}
+
+Result<RunDispatch> RocksdbStore::Impl::owned_locked(const char* op, const Fence& fence, rdb::ThreadMeta& meta,
+                                                     std::int64_t now_ms) {
+  auto loaded = get_dispatch(fence.dispatch_id);
+  if (!loaded) return loaded.error();
+  if (!*loaded) return not_found_error(std::string(op) + ": dispatch '" + fence.dispatch_id + "' not found");
+  const RunDispatch& d = **loaded;
+  switch (detail::check_fence(d, fence, meta.epoch)) {
+    case detail::FenceVerdict::owned: return d;
+    case detail::FenceVerdict::stale_epoch: {
+      auto err = detail::fence_error(op, d, fence, meta.epoch);
+      auto superseded = transition_locked(
+          op, d, meta,
+          [&](const RunDispatch&, const rdb::ThreadMeta& m, RunDispatch& after) {
+            return after.mark_superseded_at_epoch(now_ms, m.epoch, kReasonClaimedStaleEpoch);
+          },
+          now_ms);
+      if (!superseded) return superseded.error();
+      return err;
+    }
+    case detail::FenceVerdict::not_owned: break;
+  }
+  return detail::fence_error(op, d, fence, meta.epoch);
+}
+
+Result<RunDispatch> RocksdbStore::Impl::fenced(const char* op, const Fence& fence, std::int64_t now_ms,
+                                               const std::function<Result<void>(RunDispatch&)>& apply) {
+  auto thread = thread_of(fence.dispatch_id);
+  if (!thread) return thread.error();
+  if (!*thread) return not_found_error(std::string(op) + ": dispatch '" + fence.dispatch_id + "' not found");
+  std::lock_guard<std::mutex> lock(thread_lock(**thread));
+  auto meta = get_meta(**thread);
+  if (!meta) return meta.error();
+  auto d = owned_locked(op, fence, *meta, now_ms);
+  if (!d) return d.error();
+  return transition_locked(
+      op, *d, *meta, [&](const RunDispatch&, const rdb::ThreadMeta&, RunDispatch& after) { return apply(after); },
+      now_ms);
+}
+
+}  // namespace mbx

@@ -1,0 +1,77 @@
+// ThreadRunStore: runs and committed thread history, plus each run's event log.
+// Same concurrency guarantees as MailboxStore (implementations implement both).
+//
+// The committed log of a thread holds messages with seq 1, 2, 3, ...; its length is the
+// thread's version. commit_run_append appends and writes the run record in ONE atomic step,
+// only if the version still equals expected_version (else Errc::conflict, nothing written).
+// Writes on behalf of a running dispatch pass its Fence (see fence.hpp); a null fence means
+// an unfenced write (submit-time preparation, reconciliation).
+#pragma once
+
+#include "messages/agent_event.hpp"
+#include "messages/error.hpp"
+#include "messages/message.hpp"
+#include "messages/run_record.hpp"
+#include "store/fence.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mbx {
+
+struct RunPage {
+  std::vector<RunRecord> items;
+  std::uint64_t total = 0;
+};
+
+class ThreadRunStore {
+public:
+  virtual ~ThreadRunStore() = default;
+
+  [[nodiscard]] virtual Result<std::optional<RunRecord>> load_run(const std::string& run_id) = 0;
+  // The run written last among those with the greatest updated_at.
+  [[nodiscard]] virtual Result<std::optional<RunRecord>> latest_run(const std::string& thread_id) = 0;
+  // Runs of a thread ordered by created_at, run id.
+  [[nodiscard]] virtual Result<RunPage> list_runs(const std::string& thread_id, std::uint64_t offset,
+                                                  std::uint32_t limit) = 0;
+  // Runs of every thread with this status, ordered by run id (recovery).
+  [[nodiscard]] virtual Result<RunPage> list_runs_by_status(RunStatus status, std::uint64_t offset,
+                                                            std::uint32_t limit) = 0;
+  // The latest run of the thread if it is resumable waiting.
+  [[nodiscard]] virtual Result<std::optional<RunRecord>> reusable_waiting_run(const std::string& thread_id) = 0;
+
+  // Appends `messages` at seq version+1.. and upserts `run` atomically, if the thread's
+  // version equals `expected_version` (nullopt: no check; only allowed with no messages).
+  // Returns the new version. Errors: validation (shape, duplicate message id, run on another
+  // thread, broken run invariants), conflict (version), fenced, store.
+  [[nodiscard]] virtual Result<std::uint64_t> commit_run_append(const std::string& thread_id,
+                                                                const std::vector<Message>& messages,
+                                                                std::optional<std::uint64_t> expected_version,
+                                                                const RunRecord& run, const Fence* fence,
+                                                                std::int64_t now_ms) = 0;
+
+  [[nodiscard]] virtual Result<std::uint64_t> committed_version(const std::string& thread_id) = 0;
+  // Records with seq >= from_seq, at most `limit` (0 = all).
+  [[nodiscard]] virtual Result<std::vector<MessageRecord>> load_committed_messages(const std::string& thread_id,
+                                                                                   std::uint64_t from_seq,
+                                                                                   std::uint32_t limit) = 0;
+  [[nodiscard]] virtual Result<std::optional<MessageRecord>> load_message_record(const std::string& thread_id,
+                                                                                 const std::string& message_id) = 0;
+  // Inclusive range.
+  [[nodiscard]] virtual Result<std::vector<MessageRecord>> load_message_records_range(const std::string& thread_id,
+                                                                                      std::uint64_t from_seq,
+                                                                                      std::uint64_t to_seq) = 0;
+
+  // Appends an event to the run's log with the next per-run seq (1, 2, ...), fenced when a
+  // fence is given. Returns the event as stored (seq set).
+  [[nodiscard]] virtual Result<AgentEvent> append_event(const std::string& run_id, const AgentEvent& event,
+                                                        const Fence* fence) = 0;
+  // Events with seq > after_seq, in order, at most `limit` (0 = all).
+  [[nodiscard]] virtual Result<std::vector<AgentEvent>> read_events(const std::string& run_id,
+                                                                    std::uint64_t after_seq,
+                                                                    std::uint32_t limit) = 0;
+};
+
+}  // namespace mbx
