@@ -6,6 +6,7 @@
 // after every step on every observable query. After each sequence verify() must be empty.
 // On failure the message lists the interpreted operations of the (shrunk) sequence.
 // RC_PARAMS (e.g. RC_PARAMS="seed=42 max_success=500") overrides the defaults.
+#include "messages/clock.hpp"
 #include "messages/ids.hpp"
 #include "messages/run_dispatch.hpp"
 #include "store/memory/memory_store.hpp"
@@ -228,8 +229,6 @@ bool same_value(const T& x, const T& y) {
   return x == y;
 }
 
-std::string outcome(const Error& e) { return describe(e); }
-
 // ---- the two stores side by side -----------------------------------------------------------------
 
 class Pair {
@@ -242,8 +241,8 @@ public:
 
   MemoryStore& memory() { return memory_; }
   RocksdbStore& rocks() { return *rocks_; }
-  std::int64_t now() const { return now_; }
-  void advance(int ms) { now_ += ms; }
+  std::int64_t now() const { return clock_.now_ms(); }
+  void advance(int ms) { clock_.advance_ms(ms); }
 
   // Applies `call` to both stores, requires the same outcome, returns the memory result.
   template <class Call>
@@ -251,11 +250,11 @@ public:
     auto m = call(static_cast<Store&>(memory_));
     auto r = call(static_cast<Store&>(*rocks_));
     if (static_cast<bool>(m) != static_cast<bool>(r))
-      fail(what + ": memory " + (m ? std::string("succeeded") : outcome(m.error())) + ", rocksdb " +
-           (r ? std::string("succeeded") : outcome(r.error())));
+      fail(what + ": memory " + (m ? std::string("succeeded") : describe(m.error())) + ", rocksdb " +
+           (r ? std::string("succeeded") : describe(r.error())));
     if (!m) {
       if (m.error().code != r.error().code)
-        fail(what + ": memory fails with " + outcome(m.error()) + ", rocksdb with " + outcome(r.error()));
+        fail(what + ": memory fails with " + describe(m.error()) + ", rocksdb with " + describe(r.error()));
       return m;
     }
     if (!same_value(*m, *r)) fail(what + ":\n    memory  " + show(*m) + "\n    rocksdb " + show(*r));
@@ -275,7 +274,7 @@ private:
   SequenceIds rocks_ids_;
   MemoryStore memory_;
   std::unique_ptr<RocksdbStore> rocks_;
-  std::int64_t now_ = kStartMs;
+  ManualClock clock_{kStartMs};
   std::vector<std::string> trace_;
 };
 
