@@ -439,6 +439,9 @@ Result<std::uint64_t> MemoryStore::commit_run_append(const std::string& thread_i
   std::lock_guard<std::mutex> lock(mu_);
   auto& s = *state_;
   if (fence != nullptr) {
+    if (auto it = s.dispatches.find(fence->dispatch_id); it != s.dispatches.end() && it->second.thread_id != thread_id)
+      return validation_error("commit_run_append: fence dispatch '" + fence->dispatch_id + "' belongs to thread '" +
+                              it->second.thread_id + "', not '" + thread_id + "'");
     auto d = s.owned("commit_run_append", *fence, now_ms);
     if (!d) return d.error();
     if ((*d)->run_id != run.run_id)

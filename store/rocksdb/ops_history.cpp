@@ -95,6 +95,12 @@ Result<std::uint64_t> RocksdbStore::commit_run_append(const std::string& thread_
   auto meta = m.get_meta(thread_id);
   if (!meta) return meta.error();
   if (fence != nullptr) {
+    // The fence must name a dispatch of this thread (its lock and epoch are the ones held).
+    auto fenced_thread = m.thread_of(fence->dispatch_id);
+    if (!fenced_thread) return fenced_thread.error();
+    if (*fenced_thread && **fenced_thread != thread_id)
+      return validation_error("commit_run_append: fence dispatch '" + fence->dispatch_id + "' belongs to thread '" +
+                              **fenced_thread + "', not '" + thread_id + "'");
     auto d = m.owned_locked("commit_run_append", *fence, *meta, now_ms);
     if (!d) return d.error();
     if (d->run_id != run.run_id || d->thread_id != thread_id)

@@ -67,7 +67,7 @@ protected:
   std::chrono::steady_clock::time_point deadline_;
 };
 
-TYPED_TEST_SUITE(StoreConcurrency, AllStoreFactories, FactoryNames);
+TYPED_TEST_SUITE(StoreConcurrency, AllStoreFactories);
 
 TYPED_TEST(StoreConcurrency, RacingClaimDispatchHasExactlyOneWinner) {
   auto& s = *this->store_;

@@ -43,9 +43,6 @@ inline constexpr std::int64_t kT0 = 1'700'000'000'000;
 
 class MemoryStoreFactory {
 public:
-  static constexpr const char* kName = "Memory";
-  static constexpr bool kPersistent = false;
-
   [[nodiscard]] std::unique_ptr<Store> open() { return std::make_unique<MemoryStore>(ids_); }
   // Nothing to reload: the same store stays open.
   void reopen(std::unique_ptr<Store>& store) {
@@ -59,9 +56,6 @@ private:
 
 class RocksdbStoreFactory {
 public:
-  static constexpr const char* kName = "Rocksdb";
-  static constexpr bool kPersistent = true;
-
   // sync = false: tests only need process-crash safety, and it is much faster.
   explicit RocksdbStoreFactory(bool sync = false) : dir_(unique_dir()), sync_(sync) {}
   ~RocksdbStoreFactory() {
@@ -116,14 +110,7 @@ private:
   UuidV7Source ids_{clock_};
 };
 
-// Names the typed instantiations "Memory" / "Rocksdb" in test names.
-struct FactoryNames {
-  template <class Factory>
-  static std::string GetName(int /*index*/) {
-    return Factory::kName;
-  }
-};
-
+// For suites typed over both backends (ctest names them Suite.Test<...Factory>).
 using AllStoreFactories = ::testing::Types<MemoryStoreFactory, RocksdbStoreFactory>;
 
 // ---- Builders -------------------------------------------------------------------------------
