@@ -9,6 +9,16 @@ namespace mbx {
 
 namespace {
 std::string status_text(DispatchStatus s) { return std::string(to_string(s)); }
+
+// -> `terminal`: claim fields cleared, completed_at and updated_at = now.
+void finish(RunDispatch& d, DispatchStatus terminal, std::int64_t now_ms) {
+  d.status = terminal;
+  d.claim_token.reset();
+  d.claimed_by.reset();
+  d.lease_until.reset();
+  d.completed_at = now_ms;
+  d.updated_at = now_ms;
+}
 }  // namespace
 
 RunDispatch RunDispatch::queued(std::string dispatch_id, std::string thread_id, std::string run_id,
@@ -134,32 +144,24 @@ Result<void> RunDispatch::record_run_result(const RunDispatchResult& result, std
   return {};
 }
 
+
 Result<void> RunDispatch::mark_acked(std::int64_t now_ms) {
   if (auto r = require(DispatchStatus::claimed, "mark_acked"); !r) return r;
-  status = DispatchStatus::acked;
-  clear_claim();
-  completed_at = now_ms;
-  updated_at = now_ms;
+  finish(*this, DispatchStatus::acked, now_ms);
   return {};
 }
 
 Result<void> RunDispatch::mark_cancelled(std::int64_t now_ms) {
   if (auto r = require(DispatchStatus::queued, "mark_cancelled"); !r) return r;
-  status = DispatchStatus::cancelled;
-  clear_claim();
-  completed_at = now_ms;
-  updated_at = now_ms;
+  finish(*this, DispatchStatus::cancelled, now_ms);
   return {};
 }
 
 Result<void> RunDispatch::mark_superseded(std::int64_t now_ms, std::optional<std::string> reason) {
   if (auto r = require(DispatchStatus::queued, "mark_superseded"); !r) return r;
-  status = DispatchStatus::superseded;
   if (reason) last_error = std::move(reason);
-  clear_claim();
   clear_projection();
-  completed_at = now_ms;
-  updated_at = now_ms;
+  finish(*this, DispatchStatus::superseded, now_ms);
   return {};
 }
 
@@ -169,22 +171,16 @@ Result<void> RunDispatch::mark_superseded_at_epoch(std::int64_t now_ms, std::uin
     return validation_error("RunDispatch.mark_superseded_at_epoch: dispatch '" + dispatch_id + "' status is " +
                             status_text(status) + ", expected queued or claimed");
   dispatch_epoch = epoch;
-  status = DispatchStatus::superseded;
   if (reason) last_error = std::move(reason);
-  clear_claim();
   clear_projection();
-  completed_at = now_ms;
-  updated_at = now_ms;
+  finish(*this, DispatchStatus::superseded, now_ms);
   return {};
 }
 
 Result<void> RunDispatch::mark_dead_letter(std::int64_t now_ms, std::string error) {
   if (auto r = require(DispatchStatus::claimed, "mark_dead_letter"); !r) return r;
-  status = DispatchStatus::dead_letter;
   last_error = std::move(error);
-  clear_claim();
-  completed_at = now_ms;
-  updated_at = now_ms;
+  finish(*this, DispatchStatus::dead_letter, now_ms);
   return {};
 }
 
