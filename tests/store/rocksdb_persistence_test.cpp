@@ -93,7 +93,11 @@ Observed observe(Store& s, const Scope& scope) {
     for (const auto& m : o.messages[t])
       take(o, "load_message_record", s.load_message_record(t, m.message.id), o.messages_by_id[t + "/" + m.message.id]);
     auto runs = s.list_runs(t, 0, 200);
-    if (runs) o.runs_of_thread[t] = runs->items;
+    if (runs) {
+      o.runs_of_thread[t] = runs->items;
+    } else {
+      o.errors.push_back("list_runs " + t);
+    }
     take(o, "latest_run", s.latest_run(t), o.latest_runs[t]);
     take(o, "reusable_waiting_run", s.reusable_waiting_run(t), o.reusable_runs[t]);
   }
@@ -103,7 +107,11 @@ Observed observe(Store& s, const Scope& scope) {
   }
   for (std::size_t i = 0; i < o.runs_by_status.size(); ++i) {
     auto page = s.list_runs_by_status(static_cast<RunStatus>(i), 0, 200);
-    if (page) o.runs_by_status[i] = page->items;
+    if (page) {
+      o.runs_by_status[i] = page->items;
+    } else {
+      o.errors.push_back("list_runs_by_status");
+    }
   }
   take(o, "count_dispatches_by_status", s.count_dispatches_by_status(), o.counts);
   take(o, "list_terminal_dispatches", s.list_terminal_dispatches(0, 1000), o.terminal);
@@ -268,7 +276,9 @@ protected:
     };
   }
   static auto dead_letter(std::string id, std::int64_t now_ms) {
-    return [id = std::move(id), now_ms](Side& side) { return side.store->dead_letter(side.fence(id), "fatal", now_ms); };
+    return [id = std::move(id), now_ms](Side& side) {
+      return side.store->dead_letter(side.fence(id), "fatal", now_ms);
+    };
   }
   static auto extend_lease(std::string id, std::int64_t lease_ms, std::int64_t now_ms) {
     return [id = std::move(id), lease_ms, now_ms](Side& side) {
@@ -287,7 +297,7 @@ protected:
   }
   static auto supersede_claimed(std::string id, std::int64_t now_ms) {
     return [id = std::move(id), now_ms](Side& side) {
-      return side.store->supersede_claimed(side.fence(id), now_ms, "claimed dispatch superseded before execution start");
+      return side.store->supersede_claimed(side.fence(id), now_ms, "superseded before execution start");
     };
   }
   static auto cancel(std::string id, std::int64_t now_ms) {

@@ -55,10 +55,9 @@ enum class FencedWrite : std::uint8_t {
 };
 
 inline constexpr std::array<FencedWrite, 8> kAllFencedWrites{
-    FencedWrite::ack,          FencedWrite::nack,
-    FencedWrite::dead_letter,  FencedWrite::extend_lease,
-    FencedWrite::record_dispatch_start, FencedWrite::record_run_result,
-    FencedWrite::commit_run_append,     FencedWrite::append_event};
+    FencedWrite::ack,          FencedWrite::nack,         FencedWrite::dead_letter,
+    FencedWrite::extend_lease, FencedWrite::record_dispatch_start, FencedWrite::record_run_result,
+    FencedWrite::commit_run_append, FencedWrite::append_event};
 
 [[nodiscard]] inline const char* name_of(FencedWrite w) {
   switch (w) {
@@ -175,7 +174,8 @@ protected:
       return {};
     }
     if (r->size() != 1) {
-      fail_at(loc, std::string("claim(") + thread_id + ") returned " + std::to_string(r->size()) + " dispatches, expected 1");
+      fail_at(loc, std::string("claim(") + thread_id + ") returned " + std::to_string(r->size()) +
+                       " dispatches, expected 1");
       return {};
     }
     return r->front();
@@ -1854,6 +1854,18 @@ TYPED_TEST_P(StoreConformance, CommitRunAppendWithFenceOfAnotherRunIsValidation)
   EXPECT_EQ(this->load_run("r-2"), std::nullopt);
 }
 
+TYPED_TEST_P(StoreConformance, CommitRunAppendWithFenceOfAnotherThreadIsValidation) {
+  auto& s = this->store();
+  const auto scene = this->fenced_scene();
+  const Footprint before = this->footprint();
+  EXPECT_TRUE(fails_with(s.commit_run_append("t-2", {user_message("m-9")}, 0, make_run("r-9", "t-2"), &scene.fence,
+                                             kT0 + 10),
+                         Errc::validation));
+  EXPECT_EQ(this->footprint(), before);
+  EXPECT_EQ(this->version("t-2"), 0u);
+  EXPECT_EQ(this->load_run("r-9"), std::nullopt);
+}
+
 TYPED_TEST_P(StoreConformance, CommitRunAppendUnderFenceStillChecksVersion) {
   auto& s = this->store();
   const auto scene = this->fenced_scene();
@@ -2259,6 +2271,7 @@ REGISTER_TYPED_TEST_SUITE_P(StoreConformance,
                             CommitRunAppendRejectsRunOfAnotherThread,
                             CommitRunAppendRejectsBrokenRunOrMessages,
                             CommitRunAppendWithFenceOfAnotherRunIsValidation,
+                            CommitRunAppendWithFenceOfAnotherThreadIsValidation,
                             CommitRunAppendUnderFenceStillChecksVersion,
                             LoadCommittedMessagesReadsFromSeqWithLimit,
                             UnknownThreadHasEmptyHistory,

@@ -1,11 +1,11 @@
 // Store factories for the typed store suites (conformance, concurrency, persistence): each
-// makes a fresh mbx::Store per test and can reopen it; plus the few builders and assertion
-// helpers those suites share (record builders, is_ok / fails_with, gtest printers). MemoryStoreFactory keeps its store on
+// makes a fresh mbx::Store per test and can reopen it. MemoryStoreFactory keeps its store on
 // reopen (nothing to reload); RocksdbStoreFactory gives every test its own folder under
 // $TMPDIR (or /tmp), removed when the factory is destroyed, and reopen() closes the database
 // and opens the same folder again. Claim tokens come from a UUID v7 source over a manual
-// clock, so no test depends on real time. A factory is used by one test thread at a time;
-// the stores it makes are shared across threads like any Store.
+// clock, so no test depends on real time. Also the few builders and assertion helpers those
+// suites share (record builders, is_ok / fails_with, gtest printers).
+// A factory is used by one test thread at a time; its stores are shared like any Store.
 #pragma once
 
 #include "messages/agent_event.hpp"
@@ -180,8 +180,13 @@ inline constexpr const char* kOtherConsumer = "consumer-b";
 
 [[nodiscard]] inline RunDispatchResult done_result(const std::string& run_id, const std::string& instance_id,
                                                    const std::string& response = "the answer") {
-  return RunDispatchResult{run_id,          instance_id, RunStatus::done, TerminationReason{TerminationKind::natural_end, "", ""},
-                           response, std::nullopt};
+  RunDispatchResult r;
+  r.run_id = run_id;
+  r.dispatch_instance_id = instance_id;
+  r.status = RunStatus::done;
+  r.termination = TerminationReason{TerminationKind::natural_end, "", ""};
+  r.response = response;
+  return r;
 }
 
 // ---- Assertions -----------------------------------------------------------------------------
