@@ -160,7 +160,14 @@ std::unique_ptr<rocksdb::Iterator> RocksdbStore::Impl::iterator(rdb::Cf c, const
 Result<void> RocksdbStore::Impl::scan(rdb::Cf c, const std::string& prefix,
                                       const std::function<bool(std::string_view, std::string_view)>& fn,
                                       const std::string* start, const rocksdb::Snapshot* snapshot) {
-  auto it = iterator(c, snapshot);
+  // The upper bound keeps the iterator from walking over deleted keys past the prefix (a
+  // queue leaves many tombstones behind).
+  const std::string end = rdb::prefix_end(prefix);
+  const rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf[c]));
   for (it->Seek(start != nullptr ? *start : prefix); it->Valid(); it->Next()) {
     auto key = it->key();
     if (!key.starts_with(prefix)) break;
