@@ -15,8 +15,9 @@ struct ThreadState {
   std::map<std::string, std::uint64_t> message_seq;   // message id -> seq
   std::set<std::string> dispatch_ids;
   std::set<std::string> run_ids;
-  std::optional<std::string> latest_run_id;
-  std::int64_t latest_updated_at = 0;
+  std::optional<std::string> latest_run_id;                          // max of run_order
+  std::map<std::string, std::pair<std::int64_t, std::uint64_t>> run_order;  // run -> (updated_at, write seq)
+  std::uint64_t writes = 0;
 };
 
 template <class T>
@@ -466,10 +467,12 @@ Result<std::uint64_t> MemoryStore::commit_run_append(const std::string& thread_i
   }
   s.runs[run.run_id] = run;
   t.run_ids.insert(run.run_id);
-  if (!t.latest_run_id || run.updated_at >= t.latest_updated_at) {
-    t.latest_run_id = run.run_id;
-    t.latest_updated_at = run.updated_at;
-  }
+  // Latest run: greatest updated_at, ties to the one written last (also when a run is
+  // rewritten with an older updated_at than before).
+  t.run_order[run.run_id] = {run.updated_at, ++t.writes};
+  auto latest = std::max_element(t.run_order.begin(), t.run_order.end(),
+                                 [](const auto& a, const auto& b) { return a.second < b.second; });
+  t.latest_run_id = latest->first;
   return static_cast<std::uint64_t>(t.log.size());
 }
 

@@ -13,7 +13,7 @@ namespace mbx::rdb {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ThreadMeta& x) {
   return f(caf::meta::type_name("ThreadMeta"), x.epoch, x.version, x.queued, x.claimed, x.latest_run_id,
-           x.latest_updated_at);
+           x.latest_updated_at, x.writes);
 }
 
 namespace {

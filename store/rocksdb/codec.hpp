@@ -23,7 +23,8 @@ struct ThreadMeta {
   std::uint64_t queued = 0;             // Queued dispatches
   std::string claimed;                  // the Claimed dispatch id, empty if none
   std::string latest_run_id;            // empty if none
-  std::int64_t latest_updated_at = 0;   // seconds, watermark for latest_run
+  std::int64_t latest_updated_at = 0;   // seconds, of the latest run
+  std::uint64_t writes = 0;             // run-record writes, orders runs with equal updated_at
 
   friend bool operator==(const ThreadMeta&, const ThreadMeta&) = default;
 };

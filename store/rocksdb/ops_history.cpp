@@ -4,6 +4,7 @@
 #include "store/detail/rules.hpp"
 
 #include <limits>
+#include <tuple>
 
 namespace mbx {
 
@@ -134,12 +135,32 @@ Result<std::uint64_t> RocksdbStore::commit_run_append(const std::string& thread_
     std::ignore = b.Delete(m.cf[rdb::kIndexCf], rdb::thread_run_key(thread_id, (*existing)->created_at, run.run_id));
     std::ignore = b.Delete(m.cf[rdb::kIndexCf], rdb::run_status_key((*existing)->status, run.run_id));
   }
-  std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::thread_run_key(thread_id, run.created_at, run.run_id), "");
+  // The 'u' entry carries (updated_at, write seq): the latest run is the greatest of them.
+  const std::uint64_t write_seq = ++meta->writes;
+  std::string order;
+  rdb::put_i64(order, run.updated_at);
+  rdb::put_u64(order, write_seq);
+  std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::thread_run_key(thread_id, run.created_at, run.run_id), order);
   std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::run_status_key(run.status, run.run_id), "");
   std::ignore = b.Put(m.cf[rdb::kRunsCf], run.run_id, rdb::encode(run));
   if (meta->latest_run_id.empty() || run.updated_at >= meta->latest_updated_at) {
     meta->latest_run_id = run.run_id;
     meta->latest_updated_at = run.updated_at;
+  } else if (meta->latest_run_id == run.run_id) {
+    // The latest run moved back in time: the greatest of the others may now be later.
+    auto best = std::make_tuple(run.updated_at, write_seq, run.run_id);
+    const auto prefix = rdb::thread_run_prefix(thread_id);
+    auto scanned = m.scan(rdb::kIndexCf, prefix, [&](std::string_view key, std::string_view value) {
+      std::string id(key.substr(prefix.size() + 8));
+      if (id != run.run_id && value.size() == 16) {
+        auto other = std::make_tuple(rdb::get_i64(value), rdb::get_u64(value.substr(8)), std::move(id));
+        if (other > best) best = std::move(other);
+      }
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    meta->latest_updated_at = std::get<0>(best);
+    meta->latest_run_id = std::get<2>(best);
   }
   m.stage_meta(b, thread_id, meta_before, *meta);
   if (auto r = m.commit(b, "commit_run_append"); !r) return r.error();

@@ -1984,6 +1984,22 @@ TYPED_TEST_P(StoreConformance, LatestRunIsTheGreatestUpdatedAtWrittenLast) {
   EXPECT_EQ(*latest, newest);
 }
 
+TYPED_TEST_P(StoreConformance, LatestRunMovesToAnotherRunWhenTheLatestIsRewrittenOlder) {
+  auto& s = this->store();
+  auto latest_id = [&]() -> std::string {
+    auto r = s.latest_run("t-1");
+    if (!r || !*r) return "none";
+    return (*r)->run_id;
+  };
+  this->commit({}, std::nullopt, make_run("r-1", "t-1", RunStatus::created, kT0s, kT0s + 100));
+  this->commit({}, std::nullopt, make_run("r-2", "t-1", RunStatus::created, kT0s, kT0s + 90));
+  EXPECT_EQ(latest_id(), "r-1");
+  this->commit({}, std::nullopt, make_run("r-1", "t-1", RunStatus::running, kT0s, kT0s + 80));
+  EXPECT_EQ(latest_id(), "r-2") << "r-1 moved back behind r-2";
+  this->commit({}, std::nullopt, make_run("r-3", "t-1", RunStatus::created, kT0s, kT0s + 95));
+  EXPECT_EQ(latest_id(), "r-3") << "the watermark moved back with the latest run";
+}
+
 TYPED_TEST_P(StoreConformance, ListRunsOrdersByCreatedAtThenRunId) {
   auto& s = this->store();
   this->commit({}, std::nullopt, make_run("r-c", "t-1", RunStatus::created, kT0s + 10));
@@ -2278,6 +2294,7 @@ REGISTER_TYPED_TEST_SUITE_P(StoreConformance,
                             LoadMessageRecordFindsMessageById,
                             LoadMessageRecordsRangeIsInclusiveAndClipped,
                             LatestRunIsTheGreatestUpdatedAtWrittenLast,
+                            LatestRunMovesToAnotherRunWhenTheLatestIsRewrittenOlder,
                             ListRunsOrdersByCreatedAtThenRunId,
                             ListRunsByStatusSpansThreadsOrderedByRunId,
                             ReusableWaitingRunIsTheLatestRunWhenWaiting,
