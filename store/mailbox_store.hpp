@@ -51,6 +51,8 @@ using DispatchCounts = std::array<std::uint64_t, 6>;  // indexed by DispatchStat
   return c[static_cast<std::size_t>(s)];
 }
 
+// Limits: a `limit` of 0 means "no limit" for every listing and for reclaim; claim() with a
+// limit of 0 claims nothing.
 class MailboxStore {
 public:
   virtual ~MailboxStore() = default;

@@ -65,7 +65,8 @@ public:
                                                                                       std::uint64_t to_seq) = 0;
 
   // Appends an event to the run's log with the next per-run seq (1, 2, ...), fenced when a
-  // fence is given. Returns the event as stored (seq set).
+  // fence is given. Returns the event as stored (seq set). `event.at_ms` is the write's time:
+  // a stale-epoch fence supersedes the dispatch at that time, so callers must set it.
   [[nodiscard]] virtual Result<AgentEvent> append_event(const std::string& run_id, const AgentEvent& event,
                                                         const Fence* fence) = 0;
   // Events with seq > after_seq, in order, at most `limit` (0 = all).
