@@ -77,6 +77,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(mailbox, caf::first_custom_type_id)
   CAF_ADD_ATOM(mailbox, mbx, ack_atom, "ack")
   CAF_ADD_ATOM(mailbox, mbx, nack_atom, "nack")
   CAF_ADD_ATOM(mailbox, mbx, event_atom, "event")
+  CAF_ADD_ATOM(mailbox, mbx, run_atom, "run")
+  CAF_ADD_ATOM(mailbox, mbx, claimed_atom, "claimed")
+  CAF_ADD_ATOM(mailbox, mbx, finished_atom, "finished")
+  CAF_ADD_ATOM(mailbox, mbx, idle_atom, "idle")
+  CAF_ADD_ATOM(mailbox, mbx, wake_atom, "wake")
+  CAF_ADD_ATOM(mailbox, mbx, tick_atom, "tick")
 
 CAF_END_TYPE_ID_BLOCK(mailbox)
 

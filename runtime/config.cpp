@@ -18,7 +18,8 @@ Result<void> MailboxConfig::validate() const {
                          std::pair{gc_ttl_ms, "gc_ttl_ms"}, std::pair{default_retry_delay_ms, "default_retry_delay_ms"},
                          std::pair{max_retry_delay_ms, "max_retry_delay_ms"},
                          std::pair{inline_claim_guard_ms, "inline_claim_guard_ms"},
-                         std::pair{idempotency_window_ms, "idempotency_window_ms"}})
+                         std::pair{idempotency_window_ms, "idempotency_window_ms"},
+                         std::pair{cancel_wait_ms, "cancel_wait_ms"}, std::pair{shutdown_wait_ms, "shutdown_wait_ms"}})
     if (auto r = positive(v, name); !r) return r;
   if (lease_renewal_interval_ms >= lease_ms)
     return validation_error("MailboxConfig.lease_renewal_interval_ms: must be shorter than lease_ms (" +
@@ -26,6 +27,8 @@ Result<void> MailboxConfig::validate() const {
   if (default_max_attempts == 0) return validation_error("MailboxConfig.default_max_attempts: must be > 0");
   if (event_channel_capacity == 0) return validation_error("MailboxConfig.event_channel_capacity: must be > 0");
   if (append_retries == 0) return validation_error("MailboxConfig.append_retries: must be > 0");
+  if (io_threads == 0) return validation_error("MailboxConfig.io_threads: must be > 0");
+  if (run_threads == 0) return validation_error("MailboxConfig.run_threads: must be > 0");
   if (max_queued_per_thread == 0) return validation_error("MailboxConfig.max_queued_per_thread: must be > 0");
   return {};
 }

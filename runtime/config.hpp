@@ -25,6 +25,10 @@ struct MailboxConfig {
   std::uint32_t append_retries = 8;            // Default: 8. Versioned-append attempts under conflict.
   std::uint32_t max_queued_per_thread = 64;    // Default: 64. Past it a submit gets queue_full.
   std::int64_t idempotency_window_ms = 86'400'000;  // Default: 24 h.
+  std::int64_t cancel_wait_ms = 30'000;        // Default: 30 s. How long an interrupt waits for the active run to stop.
+  std::int64_t shutdown_wait_ms = 10'000;      // Default: 10 s. How long stop() waits for running runs.
+  std::uint32_t io_threads = 4;                // Default: 4. Threads for claims and scans (synced store writes).
+  std::uint32_t run_threads = 64;              // Default: 64. Runs executing at once on this node.
 
   // Errors name the offending field (validation).
   [[nodiscard]] Result<void> validate() const;

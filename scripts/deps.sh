@@ -6,7 +6,7 @@ PKGS=(
   cmake g++ make pkg-config
   libcaf-dev librocksdb-dev
   libboost-json1.81-dev libboost1.81-dev
-  libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
+  libfmt-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

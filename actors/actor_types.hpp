@@ -1,0 +1,35 @@
+// What the engine's actors share: the references every behaviour gets at spawn (not messages,
+// so they need no type IDs) and the spawn functions. Messages between the actors are the atoms
+// of messages/type_ids.hpp with strings, integers and RunDispatch values.
+//
+//   supervisor    (dispatch_next_atom, thread) | (run_atom, RunDispatch) | (idle_atom, thread, routed)
+//                 | (wake_atom) | (wake_atom, in_ms) | (status_atom) -> uint64 workers
+//   thread_worker (dispatch_next_atom) | (run_atom, RunDispatch) | (claimed_atom[, RunDispatch])
+//                 | (finished_atom, dispatch_id) | (stop_atom) | (status_atom) -> string
+//   lease_keeper  (tick_atom) every renewal interval (detached: it may block on the store)
+//   sweeper       (sweep_atom) every sweep interval, (tick_atom) every GC interval (detached)
+#pragma once
+
+#include "actors/blocking_pool.hpp"
+#include "actors/engine_port.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include <cstdint>
+
+namespace mbx {
+
+struct EngineRefs {
+  EnginePort* port = nullptr;
+  BlockingPool* io = nullptr;    // claims and scans
+  BlockingPool* runs = nullptr;  // agent runs (each blocks a thread of this pool while it runs)
+};
+
+struct EngineIntervals {
+  std::int64_t lease_renewal_ms = 10'000;
+  std::int64_t sweep_ms = 30'000;
+  std::int64_t gc_ms = 60'000;
+};
+
+}  // namespace mbx

@@ -1,0 +1,87 @@
+#include "actors/supervisor.hpp"
+
+#include "actors/thread_worker.hpp"
+#include "messages/type_ids.hpp"
+
+#include <caf/all.hpp>
+
+namespace mbx {
+
+namespace {
+
+using Self = caf::stateful_actor<SupervisorState>;
+
+SupervisorState::Worker& worker_for(Self* self, const std::string& thread_id, const EngineRefs& refs) {
+  auto it = self->state.workers.find(thread_id);
+  if (it == self->state.workers.end()) {
+    auto me = caf::actor_cast<caf::actor>(self);
+    auto handle = self->spawn<caf::linked>(thread_worker, thread_id, me, refs);
+    it = self->state.workers.emplace(thread_id, SupervisorState::Worker{std::move(handle), 0}).first;
+  }
+  return it->second;
+}
+
+void arm_wake(Self* self, std::int64_t in_ms) {
+  if (in_ms < 0) in_ms = 0;
+  const auto at = std::chrono::steady_clock::now() + std::chrono::milliseconds(in_ms);
+  auto& armed = self->state.wake_armed;
+  if (armed && *armed <= at && *armed >= std::chrono::steady_clock::now()) return;  // an earlier timer covers it
+  armed = at;
+  self->delayed_send(self, std::chrono::milliseconds(in_ms), wake_atom::value);
+}
+
+void scan(Self* self, const EngineRefs& refs) {
+  if (self->state.scanning) {
+    self->state.rescan = true;
+    return;
+  }
+  self->state.scanning = true;
+  auto me = caf::actor_cast<caf::actor>(self);
+  EnginePort* port = refs.port;
+  const bool posted = refs.io->post([me, port] {
+    auto ready = port->ready_threads();
+    for (auto& t : ready.thread_ids) caf::anon_send(me, dispatch_next_atom::value, std::move(t));
+    caf::anon_send(me, wake_atom::value, finished_atom::value, ready.next_in_ms.value_or(-1));
+  });
+  if (!posted) self->state.scanning = false;
+}
+
+}  // namespace
+
+caf::behavior supervisor(Self* self, EngineRefs refs) {
+  return {
+      [=](dispatch_next_atom, const std::string& thread_id) {
+        auto& w = worker_for(self, thread_id, refs);
+        ++w.routed;
+        self->send(w.handle, dispatch_next_atom::value);
+      },
+      [=](run_atom, const RunDispatch& d) {
+        auto& w = worker_for(self, d.thread_id, refs);
+        ++w.routed;
+        self->send(w.handle, run_atom::value, d);
+      },
+      [=](idle_atom, const std::string& thread_id, std::uint64_t routed) {
+        auto it = self->state.workers.find(thread_id);
+        if (it == self->state.workers.end() || it->second.routed != routed) return;  // more work is on its way
+        self->send(it->second.handle, stop_atom::value);
+        self->state.workers.erase(it);
+      },
+      [=](wake_atom) {
+        if (self->state.wake_armed && *self->state.wake_armed <= std::chrono::steady_clock::now())
+          self->state.wake_armed.reset();
+        scan(self, refs);
+      },
+      [=](wake_atom, std::int64_t in_ms) { arm_wake(self, in_ms); },
+      [=](wake_atom, finished_atom, std::int64_t next_in_ms) {
+        self->state.scanning = false;
+        if (next_in_ms >= 0) arm_wake(self, next_in_ms);
+        if (self->state.rescan) {
+          self->state.rescan = false;
+          scan(self, refs);
+        }
+      },
+      [=](status_atom) { return static_cast<std::uint64_t>(self->state.workers.size()); },
+  };
+}
+
+}  // namespace mbx

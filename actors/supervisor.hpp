@@ -1,0 +1,32 @@
+// supervisor: routes every thread's work to that thread's worker (spawning it on demand,
+// stopping it when idle, so idle threads cost no memory) and wakes threads whose delayed work
+// (nack backoff, the inline-claim guard) has become claimable: after each scan of the store
+// it arms a timer for the next available_at. Never blocks: scans run on the io pool.
+#pragma once
+
+#include "actors/actor_types.hpp"
+
+#include <caf/stateful_actor.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace mbx {
+
+struct SupervisorState {
+  struct Worker {
+    caf::actor handle;
+    std::uint64_t routed = 0;  // messages routed to it; see ThreadWorkerState::routed
+  };
+  std::unordered_map<std::string, Worker> workers;
+  std::optional<std::chrono::steady_clock::time_point> wake_armed;  // earliest pending timer
+  bool scanning = false;
+  bool rescan = false;
+  static inline const char* name = "mbx.supervisor";
+};
+
+caf::behavior supervisor(caf::stateful_actor<SupervisorState>* self, EngineRefs refs);
+
+}  // namespace mbx

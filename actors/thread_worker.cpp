@@ -1,0 +1,72 @@
+#include "actors/thread_worker.hpp"
+
+#include "messages/type_ids.hpp"
+
+#include <caf/all.hpp>
+
+#include <cstdio>
+
+namespace mbx {
+
+namespace {
+
+void carry_out(caf::stateful_actor<ThreadWorkerActorState>* self, WorkerAction action, const caf::actor& supervisor,
+               const EngineRefs& refs, const RunDispatch* dispatch) {
+  auto me = caf::actor_cast<caf::actor>(self);
+  switch (action) {
+    case WorkerAction::none:
+      return;
+    case WorkerAction::claim: {
+      std::string thread = self->state.machine.thread_id();
+      EnginePort* port = refs.port;
+      const bool posted = refs.io->post([me, port, thread] {
+        auto claimed = port->claim_next(thread);
+        if (claimed && *claimed)
+          caf::anon_send(me, claimed_atom::value, **claimed);
+        else
+          caf::anon_send(me, claimed_atom::value);  // nothing, or a store error (logged by the port)
+      });
+      if (!posted) self->quit();  // the engine is stopping
+      return;
+    }
+    case WorkerAction::execute: {
+      RunDispatch d = *dispatch;
+      EnginePort* port = refs.port;
+      const bool posted = refs.runs->post([me, port, d] {
+        port->execute(d);
+        caf::anon_send(me, finished_atom::value, d.dispatch_id);
+      });
+      if (!posted) self->quit();
+      return;
+    }
+    case WorkerAction::report_idle:
+      self->send(supervisor, idle_atom::value, self->state.machine.thread_id(), self->state.machine.routed());
+      return;
+  }
+}
+
+}  // namespace
+
+caf::behavior thread_worker(caf::stateful_actor<ThreadWorkerActorState>* self, std::string thread_id,
+                            caf::actor supervisor, EngineRefs refs) {
+  self->state.machine = ThreadWorkerState(std::move(thread_id));
+  return {
+      [=](dispatch_next_atom) {
+        carry_out(self, self->state.machine.on_dispatch_next(), supervisor, refs, nullptr);
+      },
+      [=](run_atom, const RunDispatch& d) {
+        carry_out(self, self->state.machine.on_start(d.dispatch_id), supervisor, refs, &d);
+      },
+      [=](claimed_atom, const RunDispatch& d) {
+        carry_out(self, self->state.machine.on_claimed(d.dispatch_id), supervisor, refs, &d);
+      },
+      [=](claimed_atom) { carry_out(self, self->state.machine.on_claimed(std::nullopt), supervisor, refs, nullptr); },
+      [=](finished_atom, const std::string& dispatch_id) {
+        carry_out(self, self->state.machine.on_finished(dispatch_id), supervisor, refs, nullptr);
+      },
+      [=](status_atom) { return std::string(to_string(self->state.machine.status())); },
+      [=](stop_atom) { self->quit(); },
+  };
+}
+
+}  // namespace mbx

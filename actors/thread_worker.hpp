@@ -1,0 +1,23 @@
+// thread_worker: the actor of one active thread. Thin shell over ThreadWorkerState: claims go to
+// the io pool, runs to the run pool, their outcomes come back as messages. Spawned on demand by
+// the supervisor (linked to it); stops when the supervisor confirms it is idle.
+#pragma once
+
+#include "actors/actor_types.hpp"
+#include "actors/thread_worker_state.hpp"
+
+#include <caf/stateful_actor.hpp>
+
+#include <string>
+
+namespace mbx {
+
+struct ThreadWorkerActorState {
+  ThreadWorkerState machine;
+  static inline const char* name = "mbx.thread_worker";
+};
+
+caf::behavior thread_worker(caf::stateful_actor<ThreadWorkerActorState>* self, std::string thread_id,
+                            caf::actor supervisor, EngineRefs refs);
+
+}  // namespace mbx

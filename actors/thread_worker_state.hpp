@@ -1,0 +1,55 @@
+// ThreadWorkerState: the decisions of one thread's worker (spec section 5), as a plain state
+// machine tested without an actor system. The thread_worker actor feeds it its messages and
+// carries out the returned action. Idle -> Claiming (one claim in flight: guards the
+// check-then-claim race) -> Running{dispatch} -> Idle. The store stays the queue authority:
+// this only caches what the worker is doing. Not thread-safe (owned by one actor).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mbx {
+
+enum class WorkerStatus : std::uint8_t { idle, claiming, running };
+
+std::string_view to_string(WorkerStatus status) noexcept;
+
+enum class WorkerAction : std::uint8_t {
+  none,
+  claim,        // ask the store for the thread's next dispatch
+  execute,      // run the dispatch just handed over or claimed
+  report_idle,  // nothing to do: offer to stop
+};
+
+class ThreadWorkerState {
+public:
+  explicit ThreadWorkerState(std::string thread_id = {}) : thread_id_(std::move(thread_id)) {}
+
+  // The supervisor asked for the next dispatch.
+  WorkerAction on_dispatch_next();
+  // A dispatch claimed elsewhere (inline submit) was handed over: it runs now. The store
+  // allows one claimed dispatch per thread, so a previous run has already ended there.
+  WorkerAction on_start(const std::string& dispatch_id);
+  // The claim came back: a dispatch (run it) or none.
+  WorkerAction on_claimed(const std::optional<std::string>& dispatch_id);
+  // A run ended; only the current one changes the status.
+  WorkerAction on_finished(const std::string& dispatch_id);
+
+  [[nodiscard]] WorkerStatus status() const { return status_; }
+  [[nodiscard]] const std::optional<std::string>& running_dispatch() const { return running_; }
+  [[nodiscard]] const std::string& thread_id() const { return thread_id_; }
+  // Messages routed to this worker by the supervisor (dispatch_next and handovers). The
+  // supervisor stops an idle worker only when it has routed no more than this.
+  [[nodiscard]] std::uint64_t routed() const { return routed_; }
+
+private:
+  std::string thread_id_;
+  WorkerStatus status_ = WorkerStatus::idle;
+  std::optional<std::string> running_;
+  bool next_requested_ = false;  // a dispatch_next arrived while busy
+  std::uint64_t routed_ = 0;
+};
+
+}  // namespace mbx

@@ -1,0 +1,161 @@
+// Mailbox::Engine: everything behind the Mailbox pimpl. It implements the submit flows (called
+// on the caller's thread, where blocking on synced writes is fine), the EnginePort the actors
+// call from the blocking pools (claims, runs, lease renewal, sweeps), recovery and queries.
+// Its .cpp is split by flow: mailbox_submit.cpp, mailbox_execute.cpp, mailbox_cancel.cpp,
+// mailbox_recovery.cpp, mailbox_query.cpp; mailbox.cpp holds start/stop and the registry.
+// Thread-safe; the registry of active runs is guarded by active_mu_.
+#pragma once
+
+#include "actors/actor_types.hpp"
+#include "actors/blocking_pool.hpp"
+#include "actors/engine_port.hpp"
+#include "runtime/detail/active_run.hpp"
+#include "runtime/instrumented_store.hpp"
+#include "runtime/mailbox.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/run_preparation.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+namespace mbx {
+
+inline constexpr const char* kActiveRunConflictMessage = "thread has an active run; cannot claim inline";
+
+class Mailbox::Engine final : public EnginePort {
+public:
+  Engine(Store& store, Executor& executor, MailboxConfig config, const Clock& clock, IdSource& ids);
+  ~Engine() override;
+
+  Result<void> start();
+  void stop();
+
+  // Flows (mailbox_submit.cpp).
+  Result<Submission> submit(RunActivation request, const SubmitOptions& options);
+  Result<SubmitResult> submit_background(RunActivation request, const SubmitOptions& options);
+  Result<std::string> submit_durable_message(const DurableMessage& message);
+  Result<SubmitResult> submit_live_then_queue(RunActivation request, std::optional<std::string> expected_run_id,
+                                              const SubmitOptions& options);
+  Result<SubmitResult> decide(const std::string& run_id, const std::string& tool_call_id, ToolCallResume decision);
+  // mailbox_cancel.cpp
+  Result<InterruptOutcome> interrupt_thread(const std::string& thread_id);
+  Result<void> cancel_run(const std::string& run_id);
+  // mailbox_query.cpp
+  Result<EventStream> attach(const std::string& run_id, std::uint64_t after_seq);
+  Result<std::optional<RunRecord>> active_run(const std::string& thread_id);
+  std::string metrics_text();
+  MailboxStats stats();
+
+  // EnginePort (mailbox_execute.cpp, mailbox_recovery.cpp)
+  Result<std::optional<RunDispatch>> claim_next(const std::string& thread_id) override;
+  void execute(const RunDispatch& claimed) override;
+  void renew_leases() override;
+  std::vector<std::string> sweep() override;
+  ReadyThreads ready_threads() override;
+  void collect_garbage() override;
+
+  Store& store() { return store_; }
+  const MailboxConfig& config() const { return config_; }
+  const Clock& clock() const { return clock_; }
+  IdSource& ids() { return ids_; }
+  Metrics& metrics() { return metrics_; }
+
+  // Used by the run context (mailbox_execute.cpp).
+  std::int64_t now_ms() const { return clock_.now_ms(); }
+
+private:
+  friend class ExecutionContext;
+  using ActiveRunPtr = std::shared_ptr<detail::ActiveRun>;
+
+  // Registry (mailbox.cpp).
+  std::mutex& claim_lock(const std::string& thread_id);
+  ActiveRunPtr register_claimed(const RunDispatch& claimed);
+  void unregister(const std::string& dispatch_id);
+  ActiveRunPtr find_by_dispatch(const std::string& dispatch_id);
+  ActiveRunPtr find_by_thread(const std::string& thread_id);
+  ActiveRunPtr find_by_run(const std::string& run_id);
+  std::vector<ActiveRunPtr> active_snapshot();
+  void hand_to_worker(const RunDispatch& claimed);
+  void wake_in(std::int64_t delay_ms);
+  void nudge_thread(const std::string& thread_id);  // ask the thread's worker for its next dispatch
+
+  // Flow pieces (mailbox_submit.cpp).
+  // Every submit goes through here: idempotency key, multitask strategy, then the flow.
+  Result<Submission> submit_any(RunActivation request, const SubmitOptions& options, MultitaskStrategy strategy);
+  Result<Submission> submit_foreground(RunActivation request);
+  Result<SubmitResult> background_flow(RunActivation request);
+  Result<void> check_queue_bound(const std::string& thread_id);
+  Result<SubmitResult> queue_followup_run(const std::string& thread_id, const std::vector<std::string>& message_ids);
+  Result<std::optional<SubmitResult>> deliver_live(const ActiveRunPtr& run, std::vector<Message> messages);
+  // Idempotency: the stored result of a key, or a conflict; empty if the key is new.
+  struct IdempotencyEntry {
+    std::string fingerprint;
+    SubmitResult result;
+    std::int64_t expires_at_ms = 0;
+  };
+  Result<std::optional<SubmitResult>> idempotent_replay(const std::string& scope_key, const std::string& fingerprint,
+                                                        const RunActivation& request, std::string* derived_run_id);
+  void remember_idempotent(const std::string& scope_key, const std::string& fingerprint, const SubmitResult& result);
+  std::mutex& idempotency_lock(const std::string& scope_key);
+
+  // Ending runs (mailbox_cancel.cpp).
+  // Closes a run that will not run on (superseded, cancelled, interrupted elsewhere, dead-lettered
+  // by the sweeper): status Done with `termination`, synthetic results for its dangling tool
+  // calls, a run_finish event. Unfenced; idempotent (a Done run is left alone); a waiting run is
+  // left open unless `close_waiting`.
+  Result<void> finalize_stopped_run(const std::string& run_id, const TerminationReason& termination,
+                                    bool close_waiting);
+  void reconcile_terminal_dispatch(const RunDispatch& dispatch);
+  // Cancels the local run of `active` (or takes it over) and waits for it; supersedes the claim.
+  // False if it did not stop within cancel_wait_ms.
+  bool stop_active_dispatch(const RunDispatch& active);
+  Result<InterruptOutcome> interrupt_flow(const std::string& thread_id, const std::string& supersede_reason);
+
+  // Recovery (mailbox_recovery.cpp): claims this consumer left behind go back to the queue,
+  // Created runs whose dispatch was lost get one, runs of terminal dispatches are closed.
+  Result<void> recover();
+
+  // Execution (mailbox_execute.cpp).
+  void run_claimed(const ActiveRunPtr& run);
+  void end_attempt(const ActiveRunPtr& run, const ExecutionResult& result, std::int64_t started_ms);
+  void reconcile_after_fence(const ActiveRunPtr& run);
+
+  Store& user_store_;
+  Metrics metrics_;
+  InstrumentedStore store_;
+  Executor& executor_;
+  MailboxConfig config_;
+  const Clock& clock_;
+  IdSource& ids_;
+  RunPreparer preparer_;
+  std::atomic<bool> stopping_{false};
+  bool started_ = false;
+
+  std::mutex active_mu_;
+  std::unordered_map<std::string, ActiveRunPtr> active_by_dispatch_;  // Guarded by active_mu_.
+  std::unordered_map<std::string, std::string> active_by_thread_;     // Guarded by active_mu_. thread -> dispatch
+  std::unordered_map<std::string, std::string> active_by_run_;        // Guarded by active_mu_. run -> dispatch
+  static constexpr std::size_t kStripes = 256;
+  std::array<std::mutex, kStripes> claim_locks_;
+  std::array<std::mutex, 64> idempotency_locks_;
+  std::mutex idempotency_mu_;
+  std::unordered_map<std::string, IdempotencyEntry> idempotency_;  // Guarded by idempotency_mu_.
+
+  std::unique_ptr<BlockingPool> io_pool_;
+  std::unique_ptr<BlockingPool> run_pool_;
+  std::unique_ptr<caf::actor_system_config> actor_config_;
+  std::unique_ptr<caf::actor_system> actor_system_;
+  caf::actor supervisor_;
+  caf::actor lease_keeper_;
+  caf::actor sweeper_;
+};
+
+}  // namespace mbx

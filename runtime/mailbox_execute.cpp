@@ -1,0 +1,447 @@
+// Executing a claimed dispatch (spec section 5): re-check ownership and epoch, rebuild the
+// activation, record the start, run the executor with a fenced RunContext, record the result,
+// then ack / nack / dead-letter. Also the claims the workers make and the lease renewals.
+// Runs on the engine's pool threads, never on a CAF scheduler thread.
+#include "runtime/detail/engine.hpp"
+#include "runtime/run_reconstruction.hpp"
+#include "runtime/transcript.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+namespace mbx {
+
+namespace {
+
+// Appends one event of `run` to the log (fenced) and publishes it. Caller holds run.write_mu.
+Result<AgentEvent> emit_locked(Store& store, const Clock& clock, detail::ActiveRun& run, AgentEvent event) {
+  event.run_id = run.dispatch.run_id;
+  event.thread_id = run.dispatch.thread_id;
+  if (event.at_ms == 0) event.at_ms = clock.now_ms();
+  event.seq = 0;
+  auto stored = store.append_event(event.run_id, event, &run.fence);
+  if (!stored) return stored.error();
+  run.hub->publish(*stored);
+  if (stored->suspends_run()) run.suspended.store(true);
+  if (stored->type == AgentEventType::tool_call_resumed) run.suspended.store(false);
+  return stored;
+}
+
+std::set<std::string> decided_calls(const RunActivation& activation) {
+  std::set<std::string> out;
+  for (const auto& d : activation.control.seeded_decisions) out.insert(d.tool_call_id);
+  return out;
+}
+
+}  // namespace
+
+class ExecutionContext final : public RunContext {
+public:
+  ExecutionContext(Mailbox::Engine& engine, std::shared_ptr<detail::ActiveRun> run, RunActivation activation)
+      : engine_(engine), run_(std::move(run)), activation_(std::move(activation)) {
+    std::lock_guard<std::mutex> lock(run_->write_mu);
+    record_ = *run_->record;
+  }
+
+  const RunActivation& activation() const override { return activation_; }
+  const RunRecord& run() const override { return record_; }
+  const RunDispatch& dispatch() const override { return run_->dispatch; }
+
+  Result<const ThreadContext*> thread() override {
+    if (!thread_) {
+      auto history = engine_.store().load_committed_messages(run_->dispatch.thread_id, 1, 0);
+      if (!history) return history.error();
+      ThreadContext ctx;
+      ctx.thread_id = run_->dispatch.thread_id;
+      ctx.version = history->empty() ? 0 : history->back().seq;
+      ctx.messages = std::move(*history);
+      thread_ = std::move(ctx);
+    }
+    return &*thread_;
+  }
+
+  Result<AgentEvent> emit(AgentEvent event) override {
+    std::lock_guard<std::mutex> lock(run_->write_mu);
+    return emit_locked(engine_.store(), engine_.clock(), *run_, std::move(event));
+  }
+
+  Result<std::uint64_t> commit_messages(std::vector<Message> messages) override {
+    normalize_message_ids(messages, engine_.ids());
+    for (auto& m : messages)
+      if (!m.metadata.run_id) m.metadata.run_id = run_->dispatch.run_id;
+    std::lock_guard<std::mutex> lock(run_->write_mu);
+    const auto& thread_id = run_->dispatch.thread_id;
+    for (std::uint32_t attempt = 0; attempt < engine_.config().append_retries; ++attempt) {
+      auto version = engine_.store().committed_version(thread_id);
+      if (!version) return version.error();
+      RunRecord record = *run_->record;
+      RunMessageOutput output = record.output.value_or(RunMessageOutput{thread_id, std::nullopt, {}});
+      output.thread_id = thread_id;
+      const std::uint64_t from = output.range ? output.range->from_seq : *version + 1;
+      output.range = SeqRange{from, *version + messages.size()};
+      for (const auto& m : messages) output.message_ids.push_back(m.id);
+      record.output = std::move(output);
+      record.updated_at = engine_.clock().now_s();
+      auto committed = engine_.store().commit_run_append(thread_id, messages, *version, record, &run_->fence,
+                                                         engine_.now_ms());
+      if (committed) {
+        run_->record = std::move(record);
+        return committed;
+      }
+      if (committed.error().code != Errc::conflict) return committed.error();
+    }
+    return internal_error("commit_messages exhausted its retries under version conflict");
+  }
+
+  bool cancelled() const override { return run_->cancel_reason() != detail::CancelReason::none; }
+  bool wait_for_cancel(std::chrono::milliseconds timeout) override { return run_->wait_for_cancel(timeout); }
+
+  std::vector<Message> take_live_input() override {
+    std::lock_guard<std::mutex> lock(run_->write_mu);
+    std::vector<Message> out;
+    out.swap(run_->live_inbox);
+    return out;
+  }
+
+private:
+  Mailbox::Engine& engine_;
+  std::shared_ptr<detail::ActiveRun> run_;
+  RunActivation activation_;
+  RunRecord record_;
+  std::optional<ThreadContext> thread_;
+};
+
+// -- claims ------------------------------------------------------------------------------------
+
+Result<std::optional<RunDispatch>> Mailbox::Engine::claim_next(const std::string& thread_id) {
+  if (stopping_.load()) return std::optional<RunDispatch>();
+  std::lock_guard<std::mutex> lock(claim_lock(thread_id));
+  auto claimed = store_.claim(thread_id, config_.consumer_id, config_.lease_ms, now_ms(), 1);
+  if (!claimed) {
+    spdlog::warn("thread {}: claim failed: {}", thread_id, describe(claimed.error()));
+    return claimed.error();
+  }
+  if (claimed->empty()) return std::optional<RunDispatch>();
+  return std::optional<RunDispatch>(register_claimed(claimed->front())->dispatch);
+}
+
+// -- execution ---------------------------------------------------------------------------------
+
+void Mailbox::Engine::execute(const RunDispatch& claimed) {
+  auto run = find_by_dispatch(claimed.dispatch_id);
+  if (!run || !run->begin()) return;  // taken over before it started (interrupt, cancel, shutdown)
+  metrics_.active_runs_changed(1);
+  run_claimed(run);
+  run->hub->close();
+  unregister(claimed.dispatch_id);
+  run->mark_stopped();
+  metrics_.active_runs_changed(-1);
+}
+
+void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
+  const RunDispatch& d = run->dispatch;
+  const Fence& fence = run->fence;
+  // 1. Still ours, and not behind the thread's epoch?
+  auto current = store_.load_dispatch(d.dispatch_id);
+  if (!current) {
+    spdlog::warn("dispatch {}: reload failed ({}); its lease will expire", d.dispatch_id, describe(current.error()));
+    return;
+  }
+  if (!*current || (*current)->status != DispatchStatus::claimed || (*current)->claim_token != d.claim_token) {
+    if (*current) reconcile_terminal_dispatch(**current);
+    return;
+  }
+  auto epoch = store_.current_epoch(d.thread_id);
+  if (epoch && *epoch > d.dispatch_epoch) {
+    std::ignore = store_.supersede_claimed(fence, now_ms(), kReasonClaimedStaleEpoch);  // fenced if already done
+    std::ignore = finalize_stopped_run(
+        d.run_id, TerminationReason{TerminationKind::cancelled, {}, "superseded by a newer submission"}, false);
+    return;
+  }
+  // 2. Rebuild the activation from the store: any worker can execute any dispatch.
+  auto activation = reconstruct_run_request(store_, d);
+  run->instance_id = ids_.next_id();
+  auto started = store_.record_dispatch_start(fence, run->instance_id, now_ms());
+  if (!started) {
+    spdlog::warn("dispatch {}: start refused: {}", d.dispatch_id, describe(started.error()));
+    return;
+  }
+  auto loaded = store_.load_run(d.run_id);
+  if (!loaded || !*loaded) {
+    spdlog::error("dispatch {}: run {} cannot be loaded; dead-lettered", d.dispatch_id, d.run_id);
+    std::ignore = store_.dead_letter(fence, "run record missing", now_ms());  // nothing else can be done
+    return;
+  }
+  if (!activation) {
+    RunRecord record = **loaded;
+    {
+      std::lock_guard<std::mutex> lock(run->write_mu);
+      run->record = record;
+    }
+    ExecutionResult failed;
+    failed.status = ExecutionStatus::permanent_error;
+    failed.error = "cannot rebuild the run's activation: " + describe(activation.error());
+    end_attempt(run, failed, now_ms());
+    return;
+  }
+  // 3. The run record goes Running (a retry also closes the tool calls its last attempt left open).
+  RunRecord record = std::move(**loaded);
+  const std::int64_t now_s = clock_.now_s();
+  record.status = RunStatus::running;
+  record.waiting.reset();
+  record.outcome.reset();
+  record.finished_at.reset();
+  record.termination_reason.reset();
+  if (!record.started_at) record.started_at = now_s;
+  record.updated_at = now_s;
+  record.dispatch_id = d.dispatch_id;
+  for (std::uint32_t attempt = 0;; ++attempt) {
+    std::vector<Message> synthetic;
+    auto version = store_.committed_version(d.thread_id);
+    if (!version) return;  // lease expiry retries the dispatch
+    if (d.attempt_count > 0) {
+      auto history = store_.load_committed_messages(d.thread_id, 1, 0);
+      if (!history) return;
+      synthetic = synthetic_tool_results(dangling_tool_calls(*history, decided_calls(*activation)), d.run_id,
+                                         "the previous attempt stopped before the tool returned", ids_);
+    }
+    auto committed = store_.commit_run_append(d.thread_id, synthetic, *version, record, &fence, now_ms());
+    if (committed) break;
+    if (committed.error().code != Errc::conflict || attempt + 1 >= config_.append_retries) {
+      spdlog::warn("run {}: start not recorded: {}", d.run_id, describe(committed.error()));
+      if (committed.error().code == Errc::fenced) reconcile_after_fence(run);
+      return;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(run->write_mu);
+    run->record = record;
+    AgentEvent start;
+    start.type = AgentEventType::run_start;
+    start.parent_run_id = record.parent_run_id;
+    std::ignore = emit_locked(store_, clock_, *run, start);  // a fenced start event surfaces at the end write
+    run->accepts_live_input = true;
+  }
+  const std::int64_t started_ms = now_ms();
+  metrics_.run_started(static_cast<double>(started_ms - d.created_at) / 1000.0);
+  spdlog::info("run {} thread {}: running (dispatch {}, attempt {})", d.run_id, d.thread_id, d.dispatch_id,
+               d.attempt_count + 1);
+
+  // 4. The agent.
+  ExecutionContext context(*this, run, std::move(*activation));
+  ExecutionResult result;
+  if (run->cancel_reason() == detail::CancelReason::none) {
+    try {
+      result = executor_.execute(context);
+    } catch (const std::exception& e) {
+      result.status = ExecutionStatus::permanent_error;
+      result.error = std::string("executor threw: ") + e.what();
+    } catch (...) {
+      result.status = ExecutionStatus::permanent_error;
+      result.error = "executor threw a non-standard exception";
+    }
+  }
+  std::vector<Message> untaken;
+  {
+    std::lock_guard<std::mutex> lock(run->write_mu);
+    run->accepts_live_input = false;
+    untaken.swap(run->live_inbox);
+  }
+  end_attempt(run, result, started_ms);
+  // Live input the run never read is committed already; it becomes the trigger of a new run.
+  if (!untaken.empty() && run->cancel_reason() != detail::CancelReason::interrupted) {
+    std::vector<std::string> ids;
+    for (const auto& m : untaken) ids.push_back(m.id);
+    auto followup = queue_followup_run(d.thread_id, ids);
+    if (!followup) spdlog::warn("thread {}: follow-up run for live input failed: {}", d.thread_id,
+                                describe(followup.error()));
+  }
+}
+
+void Mailbox::Engine::reconcile_after_fence(const ActiveRunPtr& run) {
+  // A fenced write: the claim is gone. An interrupt (epoch moved on) superseded it, and the
+  // interrupted run is closed here; a lost lease leaves the run to its next attempt.
+  auto current = store_.load_dispatch(run->dispatch.dispatch_id);
+  if (current && *current && is_terminal((*current)->status)) reconcile_terminal_dispatch(**current);
+}
+
+void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult& result, std::int64_t started_ms) {
+  const RunDispatch& d = run->dispatch;
+  const Fence& fence = run->fence;
+  const double runtime_s = static_cast<double>(now_ms() - started_ms) / 1000.0;
+  const auto reason = run->cancel_reason();
+  if (reason == detail::CancelReason::lease_lost) {
+    metrics_.run_finished("lease_lost", runtime_s);
+    spdlog::warn("run {} thread {}: stopped after losing its lease; not acked", d.run_id, d.thread_id);
+    return;
+  }
+  if (reason == detail::CancelReason::shutdown) {
+    std::ignore = store_.nack(fence, now_ms(), "released at shutdown", now_ms());  // lease expiry covers a failure
+    metrics_.run_finished("released", runtime_s);
+    return;
+  }
+  enum class Disposition { ack, dead_letter };
+  Disposition disposition = Disposition::ack;
+  TerminationReason termination;
+  bool early = false;  // stopped before its natural end: repair the transcript
+  std::string error;
+  if (reason == detail::CancelReason::interrupted || reason == detail::CancelReason::cancelled) {
+    termination = TerminationReason{TerminationKind::cancelled, {},
+                                    reason == detail::CancelReason::interrupted ? "interrupted" : "cancelled"};
+    early = true;
+  } else {
+    switch (result.status) {
+      case ExecutionStatus::completed:
+        termination = TerminationReason{TerminationKind::natural_end, {}, {}};
+        break;
+      case ExecutionStatus::waiting:
+        if (result.waiting) {
+          termination = TerminationReason{TerminationKind::suspended, {}, {}};
+        } else {
+          error = "executor returned waiting without a waiting state";
+          termination = TerminationReason{TerminationKind::error, {}, error};
+          early = true;
+          disposition = Disposition::dead_letter;
+        }
+        break;
+      case ExecutionStatus::transient_error:
+        if (d.attempt_count + 1 < d.max_attempts) {
+          const std::int64_t delay = config_.retry_delay_ms(d.attempt_count + 1);
+          {
+            std::lock_guard<std::mutex> lock(run->write_mu);
+            AgentEvent e;
+            e.type = AgentEventType::error;
+            e.code = "transient";
+            e.text = result.error;
+            std::ignore = emit_locked(store_, clock_, *run, e);  // advisory: the retry is what matters
+          }
+          auto nacked = store_.nack(fence, now_ms() + delay, result.error, now_ms());
+          if (!nacked) {
+            spdlog::warn("dispatch {}: nack refused: {}", d.dispatch_id, describe(nacked.error()));
+            if (nacked.error().code == Errc::fenced) reconcile_after_fence(run);
+            return;
+          }
+          wake_in(delay);  // a delayed retry must wake up (the reference's trap)
+          metrics_.run_finished("retry", runtime_s);
+          spdlog::info("run {} thread {}: transient error, retry {} in {} ms: {}", d.run_id, d.thread_id,
+                       d.attempt_count + 2, delay, result.error);
+          return;
+        }
+        [[fallthrough]];
+      case ExecutionStatus::permanent_error:
+        error = result.error.empty() ? "run failed" : result.error;
+        termination = TerminationReason{TerminationKind::error, {}, error};
+        early = true;
+        disposition = Disposition::dead_letter;
+        break;
+    }
+  }
+
+  // The run's end: record, synthetic tool results, finish event, dispatch result, ack/dead letter.
+  std::unique_lock<std::mutex> lock(run->write_mu);
+  RunRecord record = run->record.value_or(RunRecord{});
+  const std::int64_t now_s = clock_.now_s();
+  record.status = termination.run_status();
+  record.termination_reason = termination;
+  record.updated_at = now_s;
+  if (result.state) record.state = result.state;
+  if (record.status == RunStatus::waiting) {
+    record.waiting = *result.waiting;
+    record.waiting->since_dispatch_id = d.dispatch_id;
+    record.outcome.reset();
+    record.finished_at.reset();
+  } else {
+    record.waiting.reset();
+    record.final_output = result.response;
+    if (!error.empty())
+      record.error_payload = OpaqueJson{boost::json::serialize(boost::json::object{{"message", error}})};
+    record.outcome = RunOutcome{termination, record.final_output, record.error_payload};
+    record.finished_at = now_s;
+  }
+  Result<std::uint64_t> committed = internal_error("not attempted");
+  for (std::uint32_t attempt = 0; attempt < config_.append_retries; ++attempt) {
+    auto version = store_.committed_version(d.thread_id);
+    if (!version) {
+      committed = version.error();
+      break;
+    }
+    std::vector<Message> synthetic;
+    if (early) {
+      auto history = store_.load_committed_messages(d.thread_id, 1, 0);
+      if (!history) {
+        committed = history.error();
+        break;
+      }
+      synthetic = synthetic_tool_results(dangling_tool_calls(*history, {}), d.run_id, termination.detail, ids_);
+    }
+    committed = store_.commit_run_append(d.thread_id, synthetic, *version, record, &fence, now_ms());
+    if (committed || committed.error().code != Errc::conflict) break;
+  }
+  if (!committed) {
+    lock.unlock();
+    spdlog::info("run {} thread {}: end not recorded ({}); reconciling", d.run_id, d.thread_id,
+                 describe(committed.error()));
+    if (committed.error().code == Errc::fenced) reconcile_after_fence(run);
+    return;
+  }
+  run->record = record;
+  AgentEvent finish;
+  finish.type = AgentEventType::run_finish;
+  finish.termination = termination;
+  if (result.response) finish.text = *result.response;
+  std::ignore = emit_locked(store_, clock_, *run, finish);  // fenced only if the claim was lost just now
+  lock.unlock();
+  RunDispatchResult dispatch_result;
+  dispatch_result.run_id = d.run_id;
+  dispatch_result.dispatch_instance_id = run->instance_id;
+  dispatch_result.status = record.status;
+  dispatch_result.termination = termination;
+  dispatch_result.response = result.response;
+  if (!error.empty()) dispatch_result.error = error;
+  std::ignore = store_.record_run_result(fence, dispatch_result, now_ms());  // advisory projection
+  auto released = disposition == Disposition::ack ? store_.ack(fence, now_ms())
+                                                  : store_.dead_letter(fence, error, now_ms());
+  if (!released) spdlog::warn("dispatch {}: release failed: {}", d.dispatch_id, describe(released.error()));
+  const char* outcome = record.status == RunStatus::waiting                       ? "waiting"
+                        : termination.kind == TerminationKind::cancelled           ? "cancelled"
+                        : termination.kind == TerminationKind::error               ? "error"
+                                                                                    : "completed";
+  metrics_.run_finished(outcome, runtime_s);
+  spdlog::info("run {} thread {}: {}{}{}", d.run_id, d.thread_id, outcome, error.empty() ? "" : ": ", error);
+}
+
+// -- leases ------------------------------------------------------------------------------------
+
+void Mailbox::Engine::renew_leases() {
+  for (const auto& run : active_snapshot()) {
+    if (run->phase() == detail::RunPhase::stopped) continue;
+    const std::int64_t lease = run->suspended.load() ? config_.suspended_lease_ms : config_.lease_ms;
+    const std::int64_t now = now_ms();
+    auto extended = store_.extend_lease(run->fence, lease, now);
+    if (extended) {
+      run->lease_until_ms.store(extended->lease_until.value_or(now + lease));
+      metrics_.lease_renewed();
+      continue;
+    }
+    const bool lost = extended.error().code == Errc::fenced || extended.error().code == Errc::not_found ||
+                      now > run->lease_until_ms.load();
+    if (!lost) {
+      spdlog::warn("dispatch {}: lease renewal failed ({}); retrying", run->dispatch.dispatch_id,
+                   describe(extended.error()));
+      continue;
+    }
+    metrics_.lease_lost();
+    spdlog::warn("run {} thread {}: lease lost ({}); cancelling", run->dispatch.run_id, run->dispatch.thread_id,
+                 describe(extended.error()));
+    if (run->take_over_if_pending(detail::CancelReason::lease_lost)) {
+      run->hub->close();
+      unregister(run->dispatch.dispatch_id);
+    }
+  }
+}
+
+}  // namespace mbx

@@ -1,0 +1,111 @@
+// Recovery and background maintenance: startup recovery (claims this consumer left behind go
+// back to the queue at once, Created runs whose dispatch was lost get one, runs of terminal
+// dispatches are closed), the sweeper's lease reclaim, the supervisor's scan for ready threads
+// and delayed work, and garbage collection. Runs on pool threads or the detached sweeper.
+#include "runtime/detail/engine.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+namespace mbx {
+
+namespace {
+constexpr std::uint32_t kRecoveryPage = 512;
+}  // namespace
+
+Result<void> Mailbox::Engine::recover() {
+  const std::int64_t started = now_ms();
+  std::vector<RunRecord> open_runs;
+  for (RunStatus status : {RunStatus::created, RunStatus::running, RunStatus::waiting}) {
+    for (std::uint64_t offset = 0;; offset += kRecoveryPage) {
+      auto page = store_.list_runs_by_status(status, offset, kRecoveryPage);
+      if (!page) return page.error();
+      for (auto& r : page->items) open_runs.push_back(std::move(r));
+      if (page->items.size() < kRecoveryPage) break;
+    }
+  }
+  std::set<std::string> threads;
+  std::uint64_t rebuilt = 0;
+  std::uint64_t closed = 0;
+  for (const auto& run : open_runs) {
+    threads.insert(run.thread_id);
+    if (run.status == RunStatus::waiting || !run.dispatch_id) continue;
+    auto d = store_.load_dispatch(*run.dispatch_id);
+    if (!d) return d.error();
+    if (!*d && run.status == RunStatus::created) {
+      // Prepared, but the process died before the enqueue: the run gets its dispatch now.
+      auto dispatch = RunDispatch::queued(*run.dispatch_id, run.thread_id, run.run_id, now_ms());
+      dispatch.max_attempts = config_.default_max_attempts;
+      auto enqueued = store_.enqueue(dispatch, EnqueueOptions{});
+      if (!enqueued) return enqueued.error();
+      ++rebuilt;
+    } else if (*d && is_terminal((*d)->status) && (*d)->status != DispatchStatus::acked) {
+      reconcile_terminal_dispatch(**d);
+      ++closed;
+    }
+  }
+  std::uint64_t released = 0;
+  for (const auto& thread_id : threads) {
+    auto claimed = store_.list_dispatches(thread_id, {DispatchStatus::claimed}, 0, 0, false);
+    if (!claimed) return claimed.error();
+    for (const auto& d : claimed->items) {
+      if (d.claimed_by != config_.consumer_id) continue;  // another node's; its lease decides
+      auto nacked = store_.nack(Fence::of(d), now_ms(), "reclaimed at startup: the previous process stopped", now_ms());
+      if (!nacked) return nacked.error();
+      if (nacked->status == DispatchStatus::dead_letter) reconcile_terminal_dispatch(*nacked);
+      ++released;
+    }
+  }
+  auto reclaimed = sweep();
+  spdlog::info("mailbox: recovery took {} ms: {} open runs, {} own claims released, {} dispatches rebuilt, "
+               "{} runs closed, {} expired leases reclaimed",
+               now_ms() - started, open_runs.size(), released, rebuilt, closed, reclaimed.size());
+  return {};
+}
+
+std::vector<std::string> Mailbox::Engine::sweep() {
+  auto reclaimed = store_.reclaim_expired_leases(now_ms(), 0);
+  if (!reclaimed) {
+    spdlog::warn("mailbox: lease sweep failed: {}", describe(reclaimed.error()));
+    return {};
+  }
+  std::vector<std::string> threads;
+  for (const auto& d : *reclaimed) {
+    if (d.status == DispatchStatus::dead_letter)
+      reconcile_terminal_dispatch(d);  // max attempts: the run is closed with its tool calls answered
+    else
+      threads.push_back(d.thread_id);
+  }
+  if (!reclaimed->empty()) {
+    metrics_.claims_reclaimed(reclaimed->size());
+    spdlog::info("mailbox: reclaimed {} expired leases", reclaimed->size());
+  }
+  return threads;
+}
+
+ReadyThreads Mailbox::Engine::ready_threads() {
+  ReadyThreads out;
+  const std::int64_t now = now_ms();
+  if (auto ids = store_.queued_thread_ids(now, 0); ids) {
+    out.thread_ids = std::move(*ids);
+  } else {
+    spdlog::warn("mailbox: scan for queued threads failed: {}", describe(ids.error()));
+    out.next_in_ms = 1000;  // try again soon
+    return out;
+  }
+  if (auto next = store_.next_available_at(now); next && *next) out.next_in_ms = **next - now;
+  return out;
+}
+
+void Mailbox::Engine::collect_garbage() {
+  const std::int64_t now = now_ms();
+  if (auto purged = store_.purge_terminal(now - config_.gc_ttl_ms); !purged)
+    spdlog::warn("mailbox: purge failed: {}", describe(purged.error()));
+  else if (*purged > 0)
+    spdlog::info("mailbox: purged {} terminal dispatches older than {} ms", *purged, config_.gc_ttl_ms);
+  std::lock_guard<std::mutex> lock(idempotency_mu_);
+  std::erase_if(idempotency_, [&](const auto& kv) { return kv.second.expires_at_ms <= now; });
+}
+
+}  // namespace mbx

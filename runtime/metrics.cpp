@@ -1,0 +1,99 @@
+#include "runtime/metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace mbx {
+
+namespace {
+
+constexpr std::array<double, 12> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                            0.05,   0.1,   0.25,   1.0,   5.0,  30.0};
+
+std::string label(std::string_view key, std::string_view value) { return fmt::format("{}=\"{}\"", key, value); }
+
+}  // namespace
+
+void Metrics::add(std::string_view name, std::string labels, double v) {
+  std::lock_guard<std::mutex> lock(mu_);
+  counters_[std::string(name)][std::move(labels)] += v;
+}
+
+void Metrics::observe(std::string_view name, std::string labels, double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& h = histograms_[std::string(name)][std::move(labels)];
+  for (std::size_t i = 0; i < kBounds.size(); ++i)
+    if (seconds <= kBounds[i]) {
+      ++h.buckets[i];
+      break;
+    }
+  ++h.count;
+  h.sum += seconds;
+}
+
+void Metrics::store_operation(std::string_view operation, std::string_view result, double seconds) {
+  const std::string labels = label("operation", operation) + "," + label("result", result);
+  add("mailbox_operations_total", labels, 1);
+  observe("mailbox_operation_duration_seconds", label("operation", operation), seconds);
+}
+
+void Metrics::submitted(std::string_view flow, std::string_view result) {
+  add("mailbox_submits_total", label("flow", flow) + "," + label("result", result), 1);
+}
+
+void Metrics::run_started(double enqueue_to_start_seconds) {
+  add("mailbox_runs_started_total", "", 1);
+  observe("mailbox_enqueue_to_start_seconds", "", enqueue_to_start_seconds);
+}
+
+void Metrics::run_finished(std::string_view outcome, double runtime_seconds) {
+  add("mailbox_runs_finished_total", label("outcome", outcome), 1);
+  observe("mailbox_run_duration_seconds", "", runtime_seconds);
+}
+
+void Metrics::lease_renewed() { add("mailbox_lease_renewals_total", "", 1); }
+void Metrics::lease_lost() { add("mailbox_leases_lost_total", "", 1); }
+void Metrics::claims_reclaimed(std::uint64_t n) { add("mailbox_expired_claims_reclaimed_total", "", static_cast<double>(n)); }
+void Metrics::live_delivery(std::string_view result) { add("mailbox_live_deliveries_total", label("result", result), 1); }
+void Metrics::supersede(std::uint64_t n) { add("mailbox_superseded_dispatches_total", "", static_cast<double>(n)); }
+
+double Metrics::counter(std::string_view name, std::string_view labels) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = counters_.find(std::string(name));
+  if (it == counters_.end()) return 0;
+  auto jt = it->second.find(std::string(labels));
+  return jt == it->second.end() ? 0 : jt->second;
+}
+
+std::string Metrics::prometheus_text(const std::map<std::string, std::uint64_t>& dispatch_depth) const {
+  std::string out;
+  auto series = [](std::string_view name, const std::string& labels) {
+    return labels.empty() ? std::string(name) : fmt::format("{}{{{}}}", name, labels);
+  };
+  out += "# TYPE mailbox_dispatch_depth gauge\n";
+  for (const auto& [status, n] : dispatch_depth)
+    out += fmt::format("mailbox_dispatch_depth{{status=\"{}\"}} {}\n", status, n);
+  out += "# TYPE mailbox_active_runs gauge\n";
+  out += fmt::format("mailbox_active_runs {}\n", active_runs_.load());
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, by_labels] : counters_) {
+    out += fmt::format("# TYPE {} counter\n", name);
+    for (const auto& [labels, v] : by_labels) out += fmt::format("{} {}\n", series(name, labels), v);
+  }
+  for (const auto& [name, by_labels] : histograms_) {
+    out += fmt::format("# TYPE {} histogram\n", name);
+    for (const auto& [labels, h] : by_labels) {
+      const std::string sep = labels.empty() ? "" : ",";
+      std::uint64_t cumulative = 0;
+      for (std::size_t i = 0; i < kBounds.size(); ++i) {
+        cumulative += h.buckets[i];
+        out += fmt::format("{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep, kBounds[i], cumulative);
+      }
+      out += fmt::format("{}_bucket{{{}{}le=\"+Inf\"}} {}\n", name, labels, sep, h.count);
+      out += fmt::format("{} {}\n", series(std::string(name) + "_sum", labels), h.sum);
+      out += fmt::format("{} {}\n", series(std::string(name) + "_count", labels), h.count);
+    }
+  }
+  return out;
+}
+
+}  // namespace mbx

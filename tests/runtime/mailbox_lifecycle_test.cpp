@@ -1,0 +1,271 @@
+// Scenario tests of what happens to a run after its submit: HITL suspend and resume, the
+// seed's inline-claim race, a crash between enqueue and claim, lease loss, retries and dead
+// letters, cancel, racing foreground submits, restart recovery.
+#include "runtime/instrumented_store.hpp"
+#include "runtime/run_preparation.hpp"
+#include "store/rocksdb/rocksdb_store.hpp"
+#include "tests/runtime/mailbox_test_support.hpp"
+
+#include <filesystem>
+#include <thread>
+
+namespace mbx::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using MailboxLifecycleTest = MailboxFixture;
+
+TEST_F(MailboxLifecycleTest, HitlSuspendsThenADecisionResumesTheSameRun) {
+  start();
+  auto s = mailbox_->submit(request("t1", "approve"));
+  ASSERT_TRUE(s);
+  auto events = collect(s->events);
+  ASSERT_TRUE(eventually([&] {
+    auto r = run_of(store_, s->result.run_id);
+    return r && r->status == RunStatus::waiting;
+  }));
+  EXPECT_EQ(events.back().termination->kind, TerminationKind::suspended);
+  EXPECT_EQ(status_of(store_, s->result.dispatch_id), DispatchStatus::acked);
+  auto waiting = run_of(store_, s->result.run_id);
+  ASSERT_TRUE(waiting->is_resumable_waiting());
+  EXPECT_EQ(waiting->waiting->tickets.front().tool_call_id, "approve-1");
+
+  auto wrong = mailbox_->decide(s->result.run_id, "not-a-call", ToolCallResume{});
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, Errc::validation);
+  auto resumed = mailbox_->decide(s->result.run_id, "approve-1", ToolCallResume{ResumeAction::resume, {}, {}});
+  ASSERT_TRUE(resumed) << describe(resumed.error());
+  EXPECT_EQ(resumed->run_id, s->result.run_id);  // same run id
+  EXPECT_NE(resumed->dispatch_id, s->result.dispatch_id);
+  ASSERT_TRUE(eventually([&] { return run_done(store_, s->result.run_id); }));
+  auto run = run_of(store_, s->result.run_id);
+  EXPECT_EQ(run->final_output, "resumed approved");
+  auto execs = executor_.executions();
+  ASSERT_EQ(execs.size(), 2u);
+  EXPECT_TRUE(execs[1].resumed);
+  // Next input on a waiting thread also resumes the waiting run (same run id).
+  auto again = mailbox_->submit(request("t2", "approve"));
+  ASSERT_TRUE(again);
+  collect(again->events);
+  ASSERT_TRUE(eventually([&] { return run_of(store_, again->result.run_id)->status == RunStatus::waiting; }));
+  auto next = mailbox_->submit(request("t2", "echo more"));
+  ASSERT_TRUE(next) << describe(next.error());
+  EXPECT_EQ(next->result.run_id, again->result.run_id);
+  collect(next->events);
+}
+
+// A store where another consumer claims the thread just before our inline claim.
+class RacingStore final : public InstrumentedStore {
+public:
+  RacingStore(Store& inner, Metrics& m) : InstrumentedStore(inner, m) {}
+  Result<std::optional<RunDispatch>> claim_dispatch(const std::string& id, const std::string& consumer,
+                                                    std::int64_t lease_ms, std::int64_t now_ms) override {
+    if (race_next) {
+      race_next = false;
+      auto mine = inner().load_dispatch(id);
+      auto other = RunDispatch::queued("other-" + id, (*mine)->thread_id, "other-run", now_ms);
+      std::ignore = inner().enqueue(other, EnqueueOptions{});
+      std::ignore = inner().claim_dispatch(other.dispatch_id, "other-node", 60'000, now_ms);
+    }
+    if (fail_next) {
+      fail_next = false;
+      return store_error("simulated crash between enqueue and claim");
+    }
+    return InstrumentedStore::claim_dispatch(id, consumer, lease_ms, now_ms);
+  }
+  std::atomic<bool> race_next{false};
+  std::atomic<bool> fail_next{false};
+};
+
+TEST_F(MailboxLifecycleTest, LosingTheInlineClaimRaceCancelsOwnDispatchAndConflicts) {
+  Metrics m;
+  RacingStore racing(store_, m);
+  start(fast_config(), &racing);
+  racing.race_next = true;
+  auto s = mailbox_->submit(request("t1", "echo lost"));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::conflict);
+  EXPECT_EQ(s.error().message, "thread has an active run; cannot claim inline");
+  auto page = store_.list_dispatches("t1", {DispatchStatus::cancelled}, 0, 0, false);
+  ASSERT_EQ(page->items.size(), 1u);
+  auto run = run_of(store_, page->items.front().run_id);
+  EXPECT_EQ(run->status, RunStatus::done);
+  EXPECT_EQ(run->termination_reason->detail, "inline dispatch cancelled after claim race");
+  EXPECT_EQ(executor_.executions().size(), 0u);
+}
+
+TEST_F(MailboxLifecycleTest, ACrashBetweenEnqueueAndClaimIsRecoveredAfterTheGuard) {
+  Metrics m;
+  RacingStore racing(store_, m);
+  start(fast_config(), &racing);  // guard 300 ms
+  racing.fail_next = true;
+  auto s = mailbox_->submit(request("t1", "echo recovered"));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::store);
+  auto queued = store_.list_dispatches("t1", {DispatchStatus::queued}, 0, 0, false);
+  ASSERT_EQ(queued->items.size(), 1u);
+  const auto run_id = queued->items.front().run_id;
+  // Nobody claims it before the guard; the supervisor's timer wakes it after.
+  ASSERT_TRUE(eventually([&] { return run_done(store_, run_id); }, 5s));
+  EXPECT_EQ(run_of(store_, run_id)->final_output, "recovered");
+}
+
+TEST_F(MailboxLifecycleTest, ALostLeaseCancelsTheRunWithoutAckAndTheRetryRepairsTheTranscript) {
+  start();
+  auto s = mailbox_->submit(request("t1", "tool-block-once"));
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(eventually([&] { return executor_.running() == 1; }));
+  // Another sweeper decided the lease expired: the dispatch is queued again (attempt 1).
+  auto claimed = store_.load_dispatch(s->result.dispatch_id);
+  ASSERT_TRUE(claimed && *claimed);
+  auto reclaimed = store_.reclaim_expired_leases(*(*claimed)->lease_until + 1, 0);
+  ASSERT_TRUE(reclaimed);
+  ASSERT_EQ(reclaimed->size(), 1u);
+  ASSERT_TRUE(eventually([&] { return run_done(store_, s->result.run_id); }));
+  auto d = store_.load_dispatch(s->result.dispatch_id);
+  EXPECT_EQ((*d)->status, DispatchStatus::acked);
+  EXPECT_EQ((*d)->attempt_count, 1u);
+  EXPECT_EQ(executor_.count(s->result.run_id), 2u);
+  EXPECT_EQ(run_of(store_, s->result.run_id)->final_output, "second attempt");
+  EXPECT_NE(mailbox_->metrics_text().find("mailbox_leases_lost_total 1"), std::string::npos);
+  auto history = store_.load_committed_messages("t1", 1, 0);
+  int results = 0;
+  for (const auto& r : *history) results += r.message.tool_call_id == "call-1" ? 1 : 0;
+  EXPECT_EQ(results, 1);  // the first attempt's tool call got exactly one (synthetic) result
+}
+
+TEST_F(MailboxLifecycleTest, TransientErrorsAreRetriedWithBackoffThenDeadLettered) {
+  start();
+  auto s = mailbox_->submit_background(request("t1", "transient"));
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(eventually([&] { return status_of(store_, s->dispatch_id) == DispatchStatus::dead_letter; }));
+  EXPECT_EQ(executor_.count(s->run_id), 5u);  // default max attempts
+  auto run = run_of(store_, s->run_id);
+  EXPECT_EQ(run->status, RunStatus::done);
+  EXPECT_EQ(run->termination_reason->kind, TerminationKind::error);
+  EXPECT_EQ(run->termination_reason->detail, "transient failure");
+}
+
+TEST_F(MailboxLifecycleTest, PermanentErrorsAndThrowingExecutorsDeadLetterAtOnce) {
+  start();
+  auto p = mailbox_->submit_background(request("t1", "permanent"));
+  auto t = mailbox_->submit_background(request("t2", "throw"));
+  ASSERT_TRUE(p && t);
+  for (const auto& r : {*p, *t}) {
+    ASSERT_TRUE(eventually([&] { return status_of(store_, r.dispatch_id) == DispatchStatus::dead_letter; }));
+    EXPECT_EQ(executor_.count(r.run_id), 1u);
+    EXPECT_EQ(run_of(store_, r.run_id)->termination_reason->kind, TerminationKind::error);
+  }
+  EXPECT_EQ(run_of(store_, t->run_id)->termination_reason->detail, "executor threw: scripted failure");
+}
+
+TEST_F(MailboxLifecycleTest, CancelRunStopsARunningRunAndAnswersItsToolCall) {
+  start();
+  auto s = mailbox_->submit(request("t1", "tool-block"));
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(eventually([&] { return executor_.running() == 1; }));
+  ASSERT_TRUE(mailbox_->cancel_run(s->result.run_id));
+  auto run = run_of(store_, s->result.run_id);
+  EXPECT_EQ(run->status, RunStatus::done);
+  EXPECT_EQ(run->termination_reason->kind, TerminationKind::cancelled);
+  EXPECT_EQ(status_of(store_, s->result.dispatch_id), DispatchStatus::acked);
+  auto history = store_.load_committed_messages("t1", 1, 0);
+  EXPECT_EQ(history->back().message.tool_call_id, "call-1");
+  // A queued run is cancelled in the store.
+  auto blocker = mailbox_->submit(request("t2", "block"));
+  ASSERT_TRUE(blocker);
+  auto queued = mailbox_->submit_background(request("t2", "echo q"));
+  ASSERT_TRUE(queued);
+  ASSERT_TRUE(mailbox_->cancel_run(queued->run_id));
+  EXPECT_EQ(status_of(store_, queued->dispatch_id), DispatchStatus::cancelled);
+  EXPECT_TRUE(run_done(store_, queued->run_id));
+  auto missing = mailbox_->cancel_run("no-such-run");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+  ASSERT_TRUE(mailbox_->interrupt_thread("t2"));
+}
+
+TEST_F(MailboxLifecycleTest, TwoRacingForegroundSubmitsLeaveExactlyOneRunningRun) {
+  start();
+  for (int round = 0; round < 8; ++round) {
+    const std::string thread = "race-" + std::to_string(round);
+    Result<Submission> a = internal_error("unset");
+    Result<Submission> b = internal_error("unset");
+    std::thread ta([&] { a = mailbox_->submit(request(thread, "block")); });
+    std::thread tb([&] { b = mailbox_->submit(request(thread, "block")); });
+    ta.join();
+    tb.join();
+    ASSERT_TRUE(a || b) << describe(a.error()) << " / " << describe(b.error());
+    for (auto* r : {&a, &b})
+      if (!*r) {
+        EXPECT_EQ(r->error().code, Errc::conflict) << describe(r->error());
+      }
+    if (a && b) {  // both started: the earlier one was interrupted by the later one
+      const bool a_done = eventually([&] { return run_done(store_, a->result.run_id); }, 2s);
+      const bool b_done = eventually([&] { return run_done(store_, b->result.run_id); }, 200ms);
+      EXPECT_NE(a_done, b_done);
+    }
+    ASSERT_TRUE(eventually([&] {
+      auto claimed = store_.list_dispatches(thread, {DispatchStatus::claimed}, 0, 0, false);
+      return claimed && claimed->total == 1;
+    }));
+    auto active = mailbox_->active_run(thread);
+    ASSERT_TRUE(active && *active);
+    EXPECT_EQ((*active)->status, RunStatus::running);
+    ASSERT_TRUE(mailbox_->interrupt_thread(thread));
+  }
+}
+
+TEST_F(MailboxLifecycleTest, RestartRecoversClaimedAndQueuedWorkOnRocksdb) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("mbx-restart-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
+  std::vector<std::string> runs;
+  {
+    auto db = RocksdbStore::open(RocksdbOptions{dir.string()});
+    ASSERT_TRUE(db) << describe(db.error());
+    // What a killed node leaves: one claimed dispatch (its consumer id is ours) and queued ones.
+    SystemClock clock;
+    RunPreparer preparer(**db, clock, default_id_source(), fast_config());
+    for (int i = 0; i < 4; ++i) {
+      auto req = request("t" + std::to_string(i % 2), "echo r" + std::to_string(i));
+      ensure_dispatch_id_hint(req, default_id_source());
+      auto prepared = preparer.prepare(req);
+      ASSERT_TRUE(prepared) << describe(prepared.error());
+      auto d = preparer.build_dispatch(req, clock.now_ms());
+      ASSERT_TRUE((*db)->enqueue(*d, EnqueueOptions{}));
+      runs.push_back(prepared->run_id);
+    }
+    auto claimed = (*db)->claim("t0", "test-node", 600'000, clock.now_ms(), 1);
+    ASSERT_TRUE(claimed && claimed->size() == 1);
+  }
+  auto db = RocksdbStore::open(RocksdbOptions{dir.string()});
+  ASSERT_TRUE(db);
+  {
+    auto m = Mailbox::start(**db, executor_, fast_config());
+    ASSERT_TRUE(m) << describe(m.error());
+    for (const auto& r : runs) ASSERT_TRUE(eventually([&] { return run_done(**db, r); })) << r;
+    (*m)->stop();
+  }
+  for (const auto& r : runs) EXPECT_EQ(executor_.count(r), 1u);
+  auto problems = (*db)->verify();
+  ASSERT_TRUE(problems);
+  EXPECT_TRUE(problems->empty());
+  db->reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(MailboxLifecycleTest, StopReleasesRunningRunsToTheQueue) {
+  start();
+  auto s = mailbox_->submit(request("t1", "block"));
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(eventually([&] { return executor_.running() == 1; }));
+  mailbox_->stop();
+  auto d = store_.load_dispatch(s->result.dispatch_id);
+  EXPECT_EQ((*d)->status, DispatchStatus::queued);  // released, not lost
+  auto refused = mailbox_->submit(request("t1", "echo late"));
+  ASSERT_FALSE(refused);
+  mailbox_.reset();
+}
+
+}  // namespace
+}  // namespace mbx::testing
