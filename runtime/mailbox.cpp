@@ -227,6 +227,17 @@ Result<DispatchPage> Mailbox::dispatches(const std::string& thread_id, std::uint
                                                    DispatchStatus::superseded, DispatchStatus::dead_letter};
   return engine_->store().list_dispatches(thread_id, kAll, offset, limit, true);
 }
+Result<RunPage> Mailbox::runs(const std::string& thread_id, std::uint64_t offset, std::uint32_t limit) {
+  return engine_->store().list_runs(thread_id, offset, limit);
+}
+Result<std::optional<RunRecord>> Mailbox::latest_run(const std::string& thread_id) {
+  return engine_->store().latest_run(thread_id);
+}
+Result<void> Mailbox::health() {
+  auto counts = engine_->store().count_dispatches_by_status();
+  if (!counts) return counts.error();
+  return {};
+}
 std::string Mailbox::metrics_text() { return engine_->metrics_text(); }
 MailboxStats Mailbox::stats() { return engine_->stats(); }
 const MailboxConfig& Mailbox::config() const { return engine_->config(); }

@@ -123,8 +123,13 @@ public:
   [[nodiscard]] Result<std::optional<RunDispatch>> load_dispatch(const std::string& dispatch_id);
   [[nodiscard]] Result<std::vector<MessageRecord>> messages(const std::string& thread_id, std::uint64_t from_seq,
                                                             std::uint32_t limit);
+  // The thread's dispatches, newest first.
   [[nodiscard]] Result<DispatchPage> dispatches(const std::string& thread_id, std::uint64_t offset,
                                                 std::uint32_t limit);
+  [[nodiscard]] Result<RunPage> runs(const std::string& thread_id, std::uint64_t offset, std::uint32_t limit);
+  [[nodiscard]] Result<std::optional<RunRecord>> latest_run(const std::string& thread_id);
+  // The store answers (a cheap read); for health checks.
+  [[nodiscard]] Result<void> health();
 
   [[nodiscard]] std::string metrics_text();
   [[nodiscard]] MailboxStats stats();
