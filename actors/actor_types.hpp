@@ -6,8 +6,8 @@
 //                 | (wake_atom) | (wake_atom, in_ms) | (status_atom) -> uint64 workers
 //   thread_worker (dispatch_next_atom) | (run_atom, RunDispatch) | (claimed_atom[, RunDispatch])
 //                 | (finished_atom, dispatch_id) | (stop_atom) | (status_atom) -> string
-//   lease_keeper  (tick_atom) every renewal interval (detached: it may block on the store)
-//   sweeper       (sweep_atom) every sweep interval, (tick_atom) every GC interval (detached)
+//   lease_keeper  (tick_atom) every renewal interval; renewals run on the leases pool
+//   sweeper       (sweep_atom) every sweep interval, (tick_atom) every GC interval; on the maintenance pool
 #pragma once
 
 #include "actors/blocking_pool.hpp"
@@ -24,6 +24,8 @@ struct EngineRefs {
   EnginePort* port = nullptr;
   BlockingPool* io = nullptr;    // claims and scans
   BlockingPool* runs = nullptr;  // agent runs (each blocks a thread of this pool while it runs)
+  BlockingPool* leases = nullptr;       // lease renewals only (one thread)
+  BlockingPool* maintenance = nullptr;  // sweeps and garbage collection (one thread)
 };
 
 struct EngineIntervals {

@@ -6,14 +6,23 @@
 
 namespace mbx {
 
-caf::behavior lease_keeper(caf::event_based_actor* self, EnginePort* port, std::int64_t interval_ms) {
+caf::behavior lease_keeper(caf::stateful_actor<LeaseKeeperState>* self, EngineRefs refs, std::int64_t interval_ms) {
   const auto interval = std::chrono::milliseconds(interval_ms);
   self->delayed_send(self, interval, tick_atom::value);
   return {
       [=](tick_atom) {
-        port->renew_leases();
         self->delayed_send(self, interval, tick_atom::value);
+        if (self->state.renewing) return;
+        self->state.renewing = true;
+        auto me = caf::actor_cast<caf::actor>(self);
+        EnginePort* port = refs.port;
+        if (!refs.leases->post([me, port] {
+              port->renew_leases();
+              caf::anon_send(me, finished_atom::value);
+            }))
+          self->quit();  // the engine is stopping
       },
+      [=](finished_atom) { self->state.renewing = false; },
   };
 }
 

@@ -16,6 +16,9 @@
 namespace mbx {
 
 struct SupervisorState {
+  // A user-declared constructor on purpose: CAF 0.17 builds the state from the actor pointer
+  // when it can, and C++20 would aggregate-initialize the first member from that pointer.
+  SupervisorState() = default;
   struct Worker {
     caf::actor handle;
     std::uint64_t routed = 0;  // messages routed to it; see ThreadWorkerState::routed

@@ -6,7 +6,7 @@
 
 namespace mbx {
 
-caf::behavior sweeper(caf::event_based_actor* self, EnginePort* port, caf::actor supervisor,
+caf::behavior sweeper(caf::stateful_actor<SweeperState>* self, EngineRefs refs, caf::actor supervisor,
                       EngineIntervals intervals) {
   const auto sweep_every = std::chrono::milliseconds(intervals.sweep_ms);
   const auto gc_every = std::chrono::milliseconds(intervals.gc_ms);
@@ -14,14 +14,32 @@ caf::behavior sweeper(caf::event_based_actor* self, EnginePort* port, caf::actor
   self->delayed_send(self, gc_every, tick_atom::value);
   return {
       [=](sweep_atom) {
-        for (auto& thread_id : port->sweep()) self->send(supervisor, dispatch_next_atom::value, std::move(thread_id));
-        self->send(supervisor, wake_atom::value);  // and anything else that became claimable
         self->delayed_send(self, sweep_every, sweep_atom::value);
+        if (self->state.sweeping) return;
+        self->state.sweeping = true;
+        auto me = caf::actor_cast<caf::actor>(self);
+        EnginePort* port = refs.port;
+        if (!refs.maintenance->post([me, port, supervisor] {
+              for (auto& thread_id : port->sweep()) caf::anon_send(supervisor, dispatch_next_atom::value, thread_id);
+              caf::anon_send(supervisor, wake_atom::value);  // and anything else that became claimable
+              caf::anon_send(me, sweep_atom::value, finished_atom::value);
+            }))
+          self->quit();
       },
+      [=](sweep_atom, finished_atom) { self->state.sweeping = false; },
       [=](tick_atom) {
-        port->collect_garbage();
         self->delayed_send(self, gc_every, tick_atom::value);
+        if (self->state.collecting) return;
+        self->state.collecting = true;
+        auto me = caf::actor_cast<caf::actor>(self);
+        EnginePort* port = refs.port;
+        if (!refs.maintenance->post([me, port] {
+              port->collect_garbage();
+              caf::anon_send(me, tick_atom::value, finished_atom::value);
+            }))
+          self->quit();
       },
+      [=](tick_atom, finished_atom) { self->state.collecting = false; },
   };
 }
 

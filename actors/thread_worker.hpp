@@ -13,6 +13,9 @@
 namespace mbx {
 
 struct ThreadWorkerActorState {
+  // A user-declared constructor on purpose: CAF 0.17 builds the state from the actor pointer
+  // when it can, and C++20 would aggregate-initialize the first member from that pointer.
+  ThreadWorkerActorState() = default;
   ThreadWorkerState machine;
   static inline const char* name = "mbx.thread_worker";
 };

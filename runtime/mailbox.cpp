@@ -37,16 +37,17 @@ Result<void> Mailbox::Engine::start() {
   if (auto r = recover(); !r) return r;
   io_pool_ = std::make_unique<BlockingPool>("mailbox-io", config_.io_threads);
   run_pool_ = std::make_unique<BlockingPool>("mailbox-run", config_.run_threads);
+  lease_pool_ = std::make_unique<BlockingPool>("mailbox-lease", 1);
+  maintenance_pool_ = std::make_unique<BlockingPool>("mailbox-maint", 1);
   actor_config_ = std::make_unique<caf::actor_system_config>();
   configure_actor_system(*actor_config_);
   actor_config_->set("logger.verbosity", caf::atom("quiet"));
   actor_system_ = std::make_unique<caf::actor_system>(*actor_config_);
-  EngineRefs refs{this, io_pool_.get(), run_pool_.get()};
+  EngineRefs refs{this, io_pool_.get(), run_pool_.get(), lease_pool_.get(), maintenance_pool_.get()};
   supervisor_ = actor_system_->spawn(supervisor, refs);
-  lease_keeper_ = actor_system_->spawn<caf::detached>(lease_keeper, static_cast<EnginePort*>(this),
-                                                      config_.lease_renewal_interval_ms);
+  lease_keeper_ = actor_system_->spawn(lease_keeper, refs, config_.lease_renewal_interval_ms);
   EngineIntervals intervals{config_.lease_renewal_interval_ms, config_.sweep_interval_ms, config_.gc_interval_ms};
-  sweeper_ = actor_system_->spawn<caf::detached>(sweeper, static_cast<EnginePort*>(this), supervisor_, intervals);
+  sweeper_ = actor_system_->spawn(sweeper, refs, supervisor_, intervals);
   started_ = true;
   caf::anon_send(supervisor_, wake_atom::value);  // start every thread with queued work
   spdlog::info("mailbox: started consumer '{}'", config_.consumer_id);
@@ -71,8 +72,7 @@ void Mailbox::Engine::stop() {
       spdlog::warn("mailbox: run '{}' did not stop within {} ms; its lease will expire",
                    run->dispatch.run_id, config_.shutdown_wait_ms);
   }
-  io_pool_->stop();
-  run_pool_->stop();
+  for (auto* pool : {io_pool_.get(), run_pool_.get(), lease_pool_.get(), maintenance_pool_.get()}) pool->stop();
   for (auto* a : {&supervisor_, &lease_keeper_, &sweeper_}) caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
   supervisor_ = caf::actor();
   lease_keeper_ = caf::actor();

@@ -151,6 +151,8 @@ private:
 
   std::unique_ptr<BlockingPool> io_pool_;
   std::unique_ptr<BlockingPool> run_pool_;
+  std::unique_ptr<BlockingPool> lease_pool_;
+  std::unique_ptr<BlockingPool> maintenance_pool_;
   std::unique_ptr<caf::actor_system_config> actor_config_;
   std::unique_ptr<caf::actor_system> actor_system_;
   caf::actor supervisor_;

@@ -92,6 +92,7 @@ TEST_F(MailboxLifecycleTest, LosingTheInlineClaimRaceCancelsOwnDispatchAndConfli
   EXPECT_EQ(run->status, RunStatus::done);
   EXPECT_EQ(run->termination_reason->detail, "inline dispatch cancelled after claim race");
   EXPECT_EQ(executor_.executions().size(), 0u);
+  mailbox_->stop();  // before `racing` goes away
 }
 
 TEST_F(MailboxLifecycleTest, ACrashBetweenEnqueueAndClaimIsRecoveredAfterTheGuard) {
@@ -108,22 +109,22 @@ TEST_F(MailboxLifecycleTest, ACrashBetweenEnqueueAndClaimIsRecoveredAfterTheGuar
   // Nobody claims it before the guard; the supervisor's timer wakes it after.
   ASSERT_TRUE(eventually([&] { return run_done(store_, run_id); }, 5s));
   EXPECT_EQ(run_of(store_, run_id)->final_output, "recovered");
+  mailbox_->stop();  // before `racing` goes away
 }
 
 TEST_F(MailboxLifecycleTest, ALostLeaseCancelsTheRunWithoutAckAndTheRetryRepairsTheTranscript) {
   start();
   auto s = mailbox_->submit(request("t1", "tool-block-once"));
   ASSERT_TRUE(s);
-  ASSERT_TRUE(eventually([&] { return executor_.running() == 1; }));
+  ASSERT_TRUE(eventually([&] { return history_has_tool_call(store_, "t1", "call-1"); }));
   // Another sweeper decided the lease expired: the dispatch is queued again (attempt 1).
   auto claimed = store_.load_dispatch(s->result.dispatch_id);
   ASSERT_TRUE(claimed && *claimed);
   auto reclaimed = store_.reclaim_expired_leases(*(*claimed)->lease_until + 1, 0);
   ASSERT_TRUE(reclaimed);
   ASSERT_EQ(reclaimed->size(), 1u);
-  ASSERT_TRUE(eventually([&] { return run_done(store_, s->result.run_id); }));
+  ASSERT_TRUE(eventually([&] { return status_of(store_, s->result.dispatch_id) == DispatchStatus::acked; }));
   auto d = store_.load_dispatch(s->result.dispatch_id);
-  EXPECT_EQ((*d)->status, DispatchStatus::acked);
   EXPECT_EQ((*d)->attempt_count, 1u);
   EXPECT_EQ(executor_.count(s->result.run_id), 2u);
   EXPECT_EQ(run_of(store_, s->result.run_id)->final_output, "second attempt");
@@ -163,7 +164,7 @@ TEST_F(MailboxLifecycleTest, CancelRunStopsARunningRunAndAnswersItsToolCall) {
   start();
   auto s = mailbox_->submit(request("t1", "tool-block"));
   ASSERT_TRUE(s);
-  ASSERT_TRUE(eventually([&] { return executor_.running() == 1; }));
+  ASSERT_TRUE(eventually([&] { return history_has_tool_call(store_, "t1", "call-1"); }));
   ASSERT_TRUE(mailbox_->cancel_run(s->result.run_id));
   auto run = run_of(store_, s->result.run_id);
   EXPECT_EQ(run->status, RunStatus::done);
@@ -209,9 +210,10 @@ TEST_F(MailboxLifecycleTest, TwoRacingForegroundSubmitsLeaveExactlyOneRunningRun
       auto claimed = store_.list_dispatches(thread, {DispatchStatus::claimed}, 0, 0, false);
       return claimed && claimed->total == 1;
     }));
-    auto active = mailbox_->active_run(thread);
-    ASSERT_TRUE(active && *active);
-    EXPECT_EQ((*active)->status, RunStatus::running);
+    ASSERT_TRUE(eventually([&] {  // claimed at once; Running once its worker started it
+      auto active = mailbox_->active_run(thread);
+      return active && *active && (*active)->status == RunStatus::running;
+    }));
     ASSERT_TRUE(mailbox_->interrupt_thread(thread));
   }
 }
@@ -252,6 +254,27 @@ TEST_F(MailboxLifecycleTest, RestartRecoversClaimedAndQueuedWorkOnRocksdb) {
   EXPECT_TRUE(problems->empty());
   db->reset();
   std::filesystem::remove_all(dir);
+}
+
+TEST_F(MailboxLifecycleTest, TheSweeperReclaimsTheExpiredLeaseOfADeadNode) {
+  // Another node claimed a dispatch and died; its lease runs out after the engine started.
+  SystemClock clock;
+  RunPreparer preparer(store_, clock, default_id_source(), fast_config());
+  auto req = request("t1", "echo rescued");
+  ensure_dispatch_id_hint(req, default_id_source());
+  auto prepared = preparer.prepare(req);
+  ASSERT_TRUE(prepared);
+  auto d = preparer.build_dispatch(req, clock.now_ms());
+  ASSERT_TRUE(store_.enqueue(*d, EnqueueOptions{}));
+  auto claimed = store_.claim("t1", "dead-node", 300, clock.now_ms(), 1);
+  ASSERT_TRUE(claimed && claimed->size() == 1);
+  start();  // recovery leaves another node's live lease alone
+  EXPECT_EQ(status_of(store_, d->dispatch_id), DispatchStatus::claimed);
+  ASSERT_TRUE(eventually([&] { return run_done(store_, prepared->run_id); }, 5s));
+  auto after = store_.load_dispatch(d->dispatch_id);
+  EXPECT_EQ((*after)->attempt_count, 1u);
+  EXPECT_EQ((*after)->claimed_by, std::nullopt);
+  EXPECT_EQ(run_of(store_, prepared->run_id)->final_output, "rescued");
 }
 
 TEST_F(MailboxLifecycleTest, StopReleasesRunningRunsToTheQueue) {

@@ -41,7 +41,7 @@ TEST_F(MailboxSubmitTest, ForegroundInterruptsActiveRunAndSupersedesQueuedWork) 
   start();
   auto first = mailbox_->submit(request("t1", "tool-block"));
   ASSERT_TRUE(first) << describe(first.error());
-  ASSERT_TRUE(eventually([&] { return executor_.running() == 1; }));
+  ASSERT_TRUE(eventually([&] { return history_has_tool_call(store_, "t1", "call-1"); }));
   auto q1 = mailbox_->submit_background(request("t1", "echo q1"));
   auto q2 = mailbox_->submit_background(request("t1", "echo q2"));
   ASSERT_TRUE(q1 && q2);

@@ -68,6 +68,15 @@ inline bool run_done(Store& store, const std::string& run_id) {
   return r && r->status == RunStatus::done;
 }
 
+inline bool history_has_tool_call(Store& store, const std::string& thread_id, const std::string& call_id) {
+  auto history = store.load_committed_messages(thread_id, 1, 0);
+  if (!history) return false;
+  for (const auto& r : *history)
+    for (const auto& c : r.message.tool_calls)
+      if (c.id == call_id) return true;
+  return false;
+}
+
 inline std::vector<AgentEvent> collect(EventStream& s, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   auto r = s.collect(timeout);
   EXPECT_TRUE(r) << (r ? "" : describe(r.error()));
