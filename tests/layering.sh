@@ -16,7 +16,8 @@ check() {  # folder, forbidden include prefixes...
 check messages store actors runtime demo mailboxd mailboxctl
 check store actors runtime demo mailboxd mailboxctl
 check actors runtime demo mailboxd mailboxctl
-check runtime demo mailboxd mailboxctl
+check runtime agents demo mailboxd mailboxctl
+check agents demo mailboxd mailboxctl
 if grep -rln "#include <rocksdb/" --include='*.hpp' --include='*.cpp' . | grep -vE '^\./(store/rocksdb|bench|build[^/]*)/' ; then
   echo "layering: <rocksdb/...> included outside store/rocksdb/"; fail=1
 fi
