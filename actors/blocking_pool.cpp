@@ -1,5 +1,8 @@
 #include "actors/blocking_pool.hpp"
 
+#include <cstdio>
+#include <exception>
+
 namespace mbx {
 
 BlockingPool::BlockingPool(std::string name, std::size_t threads) : name_(std::move(name)) {
@@ -46,7 +49,13 @@ void BlockingPool::loop() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    job();
+    try {
+      job();
+    } catch (const std::exception& e) {  // our code does not throw; a library might (bad_alloc)
+      std::fprintf(stderr, "mailbox: a job of pool '%s' threw: %s\n", name_.c_str(), e.what());
+    } catch (...) {
+      std::fprintf(stderr, "mailbox: a job of pool '%s' threw\n", name_.c_str());
+    }
   }
 }
 

@@ -10,6 +10,9 @@ namespace mbx {
 
 namespace {
 
+// A run's identity for the worker: its claim, not only its dispatch (see ThreadWorkerState).
+std::string claim_of(const RunDispatch& d) { return d.dispatch_id + "/" + d.claim_token.value_or(""); }
+
 void carry_out(caf::stateful_actor<ThreadWorkerActorState>* self, WorkerAction action, const caf::actor& supervisor,
                const EngineRefs& refs, const RunDispatch* dispatch) {
   auto me = caf::actor_cast<caf::actor>(self);
@@ -34,7 +37,7 @@ void carry_out(caf::stateful_actor<ThreadWorkerActorState>* self, WorkerAction a
       EnginePort* port = refs.port;
       const bool posted = refs.runs->post([me, port, d] {
         port->execute(d);
-        caf::anon_send(me, finished_atom::value, d.dispatch_id);
+        caf::anon_send(me, finished_atom::value, claim_of(d));
       });
       if (!posted) self->quit();
       return;
@@ -55,14 +58,14 @@ caf::behavior thread_worker(caf::stateful_actor<ThreadWorkerActorState>* self, s
         carry_out(self, self->state.machine.on_dispatch_next(), supervisor, refs, nullptr);
       },
       [=](run_atom, const RunDispatch& d) {
-        carry_out(self, self->state.machine.on_start(d.dispatch_id), supervisor, refs, &d);
+        carry_out(self, self->state.machine.on_start(claim_of(d)), supervisor, refs, &d);
       },
       [=](claimed_atom, const RunDispatch& d) {
-        carry_out(self, self->state.machine.on_claimed(d.dispatch_id), supervisor, refs, &d);
+        carry_out(self, self->state.machine.on_claimed(claim_of(d)), supervisor, refs, &d);
       },
       [=](claimed_atom) { carry_out(self, self->state.machine.on_claimed(std::nullopt), supervisor, refs, nullptr); },
-      [=](finished_atom, const std::string& dispatch_id) {
-        carry_out(self, self->state.machine.on_finished(dispatch_id), supervisor, refs, nullptr);
+      [=](finished_atom, const std::string& claim) {
+        carry_out(self, self->state.machine.on_finished(claim), supervisor, refs, nullptr);
       },
       [=](status_atom) { return std::string(to_string(self->state.machine.status())); },
       [=](stop_atom) { self->quit(); },

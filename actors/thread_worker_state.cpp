@@ -22,36 +22,41 @@ WorkerAction ThreadWorkerState::on_dispatch_next() {
   }
   status_ = WorkerStatus::claiming;
   next_requested_ = false;
+  ++claims_in_flight_;
   return WorkerAction::claim;
 }
 
-WorkerAction ThreadWorkerState::on_start(const std::string& dispatch_id) {
+WorkerAction ThreadWorkerState::on_start(const std::string& claim) {
   ++routed_;
   status_ = WorkerStatus::running;
-  running_ = dispatch_id;
+  running_ = claim;
   return WorkerAction::execute;
 }
 
-WorkerAction ThreadWorkerState::on_claimed(const std::optional<std::string>& dispatch_id) {
-  if (dispatch_id) {
+WorkerAction ThreadWorkerState::on_claimed(const std::optional<std::string>& claim) {
+  if (claims_in_flight_ > 0) --claims_in_flight_;
+  if (claim) {
     status_ = WorkerStatus::running;
-    running_ = *dispatch_id;
+    running_ = *claim;
     return WorkerAction::execute;
   }
   if (status_ != WorkerStatus::claiming) return WorkerAction::none;  // a handover got there first
+  if (claims_in_flight_ > 0) return WorkerAction::none;             // another claim is still out
   if (next_requested_) {
     next_requested_ = false;
+    ++claims_in_flight_;
     return WorkerAction::claim;  // stay Claiming
   }
   status_ = WorkerStatus::idle;
   return WorkerAction::report_idle;
 }
 
-WorkerAction ThreadWorkerState::on_finished(const std::string& dispatch_id) {
-  if (status_ != WorkerStatus::running || running_ != dispatch_id) return WorkerAction::none;
+WorkerAction ThreadWorkerState::on_finished(const std::string& claim) {
+  if (status_ != WorkerStatus::running || running_ != claim) return WorkerAction::none;
   running_.reset();
   status_ = WorkerStatus::claiming;  // always look for the thread's next dispatch
   next_requested_ = false;
+  ++claims_in_flight_;
   return WorkerAction::claim;
 }
 

@@ -27,15 +27,18 @@ class ThreadWorkerState {
 public:
   explicit ThreadWorkerState(std::string thread_id = {}) : thread_id_(std::move(thread_id)) {}
 
+  // Runs are identified by their claim (dispatch id and claim token: a dispatch claimed again
+  // after a lost lease is another run).
+  //
   // The supervisor asked for the next dispatch.
   WorkerAction on_dispatch_next();
   // A dispatch claimed elsewhere (inline submit) was handed over: it runs now. The store
   // allows one claimed dispatch per thread, so a previous run has already ended there.
-  WorkerAction on_start(const std::string& dispatch_id);
-  // The claim came back: a dispatch (run it) or none.
-  WorkerAction on_claimed(const std::optional<std::string>& dispatch_id);
+  WorkerAction on_start(const std::string& claim);
+  // A claim came back: a dispatch (run it) or none.
+  WorkerAction on_claimed(const std::optional<std::string>& claim);
   // A run ended; only the current one changes the status.
-  WorkerAction on_finished(const std::string& dispatch_id);
+  WorkerAction on_finished(const std::string& claim);
 
   [[nodiscard]] WorkerStatus status() const { return status_; }
   [[nodiscard]] const std::optional<std::string>& running_dispatch() const { return running_; }
@@ -43,6 +46,9 @@ public:
   // Messages routed to this worker by the supervisor (dispatch_next and handovers). The
   // supervisor stops an idle worker only when it has routed no more than this.
   [[nodiscard]] std::uint64_t routed() const { return routed_; }
+  // Claims posted and not yet answered. The worker never reports idle while one is out: its
+  // answer could be a claimed dispatch that only this worker would run.
+  [[nodiscard]] std::uint32_t claims_in_flight() const { return claims_in_flight_; }
 
 private:
   std::string thread_id_;
@@ -50,6 +56,7 @@ private:
   std::optional<std::string> running_;
   bool next_requested_ = false;  // a dispatch_next arrived while busy
   std::uint64_t routed_ = 0;
+  std::uint32_t claims_in_flight_ = 0;
 };
 
 }  // namespace mbx

@@ -60,9 +60,9 @@ void Mailbox::Engine::stop() {
   auto runs = active_snapshot();
   for (auto& run : runs) {
     if (run->take_over_if_pending(detail::CancelReason::shutdown)) {
-      std::ignore = store_.nack(run->fence, now_ms(), "released at shutdown", now_ms());  // lease expiry covers a failure
+      release_for_shutdown(run);
       run->hub->close();
-      unregister(run->dispatch.dispatch_id);
+      unregister(run);
     }
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.shutdown_wait_ms);
@@ -73,6 +73,7 @@ void Mailbox::Engine::stop() {
                    run->dispatch.run_id, config_.shutdown_wait_ms);
   }
   for (auto* pool : {io_pool_.get(), run_pool_.get(), lease_pool_.get(), maintenance_pool_.get()}) pool->stop();
+  std::lock_guard<std::mutex> lock(actors_mu_);
   for (auto* a : {&supervisor_, &lease_keeper_, &sweeper_}) caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
   supervisor_ = caf::actor();
   lease_keeper_ = caf::actor();
@@ -89,64 +90,70 @@ std::mutex& Mailbox::Engine::claim_lock(const std::string& thread_id) {
 
 Mailbox::Engine::ActiveRunPtr Mailbox::Engine::register_claimed(const RunDispatch& claimed) {
   auto run = std::make_shared<detail::ActiveRun>(claimed, config_.event_channel_capacity);
+  const std::string& token = run->fence.claim_token;
   std::lock_guard<std::mutex> lock(active_mu_);
-  active_by_dispatch_[claimed.dispatch_id] = run;
-  active_by_thread_[claimed.thread_id] = claimed.dispatch_id;
-  active_by_run_[claimed.run_id] = claimed.dispatch_id;
+  active_by_claim_[token] = run;
+  active_by_thread_[claimed.thread_id] = token;
+  active_by_run_[claimed.run_id] = token;
   return run;
 }
 
-void Mailbox::Engine::unregister(const std::string& dispatch_id) {
+void Mailbox::Engine::unregister(const ActiveRunPtr& run) {
+  const std::string& token = run->fence.claim_token;
   std::lock_guard<std::mutex> lock(active_mu_);
-  auto it = active_by_dispatch_.find(dispatch_id);
-  if (it == active_by_dispatch_.end()) return;
-  const auto& d = it->second->dispatch;
-  if (auto t = active_by_thread_.find(d.thread_id); t != active_by_thread_.end() && t->second == dispatch_id)
+  auto it = active_by_claim_.find(token);
+  if (it == active_by_claim_.end() || it->second != run) return;
+  const auto& d = run->dispatch;
+  if (auto t = active_by_thread_.find(d.thread_id); t != active_by_thread_.end() && t->second == token)
     active_by_thread_.erase(t);
-  if (auto r = active_by_run_.find(d.run_id); r != active_by_run_.end() && r->second == dispatch_id)
+  if (auto r = active_by_run_.find(d.run_id); r != active_by_run_.end() && r->second == token)
     active_by_run_.erase(r);
-  active_by_dispatch_.erase(it);
+  active_by_claim_.erase(it);
 }
 
-Mailbox::Engine::ActiveRunPtr Mailbox::Engine::find_by_dispatch(const std::string& dispatch_id) {
+Mailbox::Engine::ActiveRunPtr Mailbox::Engine::find_claim(const RunDispatch& claimed) {
+  if (!claimed.claim_token) return nullptr;
   std::lock_guard<std::mutex> lock(active_mu_);
-  auto it = active_by_dispatch_.find(dispatch_id);
-  return it == active_by_dispatch_.end() ? nullptr : it->second;
+  auto it = active_by_claim_.find(*claimed.claim_token);
+  return it == active_by_claim_.end() ? nullptr : it->second;
 }
 
 Mailbox::Engine::ActiveRunPtr Mailbox::Engine::find_by_thread(const std::string& thread_id) {
   std::lock_guard<std::mutex> lock(active_mu_);
   auto it = active_by_thread_.find(thread_id);
   if (it == active_by_thread_.end()) return nullptr;
-  auto jt = active_by_dispatch_.find(it->second);
-  return jt == active_by_dispatch_.end() ? nullptr : jt->second;
+  auto jt = active_by_claim_.find(it->second);
+  return jt == active_by_claim_.end() ? nullptr : jt->second;
 }
 
 Mailbox::Engine::ActiveRunPtr Mailbox::Engine::find_by_run(const std::string& run_id) {
   std::lock_guard<std::mutex> lock(active_mu_);
   auto it = active_by_run_.find(run_id);
   if (it == active_by_run_.end()) return nullptr;
-  auto jt = active_by_dispatch_.find(it->second);
-  return jt == active_by_dispatch_.end() ? nullptr : jt->second;
+  auto jt = active_by_claim_.find(it->second);
+  return jt == active_by_claim_.end() ? nullptr : jt->second;
 }
 
 std::vector<Mailbox::Engine::ActiveRunPtr> Mailbox::Engine::active_snapshot() {
   std::lock_guard<std::mutex> lock(active_mu_);
   std::vector<ActiveRunPtr> out;
-  out.reserve(active_by_dispatch_.size());
-  for (const auto& [id, run] : active_by_dispatch_) out.push_back(run);
+  out.reserve(active_by_claim_.size());
+  for (const auto& [token, run] : active_by_claim_) out.push_back(run);
   return out;
 }
 
 void Mailbox::Engine::hand_to_worker(const RunDispatch& claimed) {
-  caf::anon_send(supervisor_, run_atom::value, claimed);
+  std::lock_guard<std::mutex> lock(actors_mu_);
+  if (supervisor_) caf::anon_send(supervisor_, run_atom::value, claimed);  // stopped: its claim is released by stop()
 }
 
 void Mailbox::Engine::wake_in(std::int64_t delay_ms) {
+  std::lock_guard<std::mutex> lock(actors_mu_);
   if (supervisor_) caf::anon_send(supervisor_, wake_atom::value, delay_ms);
 }
 
 void Mailbox::Engine::nudge_thread(const std::string& thread_id) {
+  std::lock_guard<std::mutex> lock(actors_mu_);
   if (supervisor_) caf::anon_send(supervisor_, dispatch_next_atom::value, thread_id);
 }
 
@@ -154,8 +161,9 @@ MailboxStats Mailbox::Engine::stats() {
   MailboxStats s;
   {
     std::lock_guard<std::mutex> lock(active_mu_);
-    s.active_runs = active_by_dispatch_.size();
+    s.active_runs = active_by_claim_.size();
   }
+  std::lock_guard<std::mutex> lock(actors_mu_);
   if (actor_system_ && supervisor_) {
     caf::scoped_actor self{*actor_system_};
     self->request(supervisor_, std::chrono::seconds(5), status_atom::value)

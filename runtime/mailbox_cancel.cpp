@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <set>
+#include <thread>
 
 namespace mbx {
 
@@ -51,12 +52,12 @@ bool Mailbox::Engine::stop_active_dispatch(const RunDispatch& active) {
   ActiveRunPtr run;
   {
     std::lock_guard<std::mutex> lock(claim_lock(active.thread_id));  // claims register under it
-    run = find_by_dispatch(active.dispatch_id);
+    run = find_claim(active);
   }
+  bool took_over = false;
   if (run) {
     if (run->take_over_if_pending(detail::CancelReason::interrupted)) {
-      run->hub->close();
-      unregister(active.dispatch_id);
+      took_over = true;  // it never started: closed below, then its stream ends
     } else if (!run->wait_stopped(std::chrono::milliseconds(config_.cancel_wait_ms))) {
       spdlog::warn("run {}: did not stop within {} ms of its interrupt", active.run_id, config_.cancel_wait_ms);
       return false;
@@ -73,39 +74,52 @@ bool Mailbox::Engine::stop_active_dispatch(const RunDispatch& active) {
   auto closed = finalize_stopped_run(
       active.run_id, TerminationReason{TerminationKind::cancelled, {}, "interrupted by a newer submission"}, false);
   if (!closed) spdlog::warn("run {}: closing after interrupt failed: {}", active.run_id, describe(closed.error()));
+  if (took_over) {
+    run->hub->close();  // after its run_finish is in the log, so a subscriber sees it
+    unregister(run);
+  }
   return true;
 }
 
 Result<void> Mailbox::Engine::cancel_run(const std::string& run_id) {
-  if (auto run = find_by_run(run_id)) {
-    if (run->take_over_if_pending(detail::CancelReason::cancelled)) {
-      // Never started: close it and release the claim ourselves.
-      auto closed = finalize_stopped_run(run_id, TerminationReason{TerminationKind::cancelled, {}, "cancelled"}, true);
-      std::ignore = store_.ack(run->fence, now_ms());  // fenced only if the claim was lost meanwhile
-      run->hub->close();
-      unregister(run->dispatch.dispatch_id);
-      return closed;
+  // A run moves (queued -> claimed here or elsewhere) while we look: look again a few times.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (auto run = find_by_run(run_id)) {
+      if (run->take_over_if_pending(detail::CancelReason::cancelled)) {
+        // Never started: close it and release the claim ourselves.
+        auto closed = finalize_stopped_run(run_id, TerminationReason{TerminationKind::cancelled, {}, "cancelled"}, true);
+        std::ignore = store_.ack(run->fence, now_ms());  // fenced only if the claim was lost: then nothing is left to release
+        run->hub->close();
+        unregister(run);
+        return closed;
+      }
+      if (!run->wait_stopped(std::chrono::milliseconds(config_.cancel_wait_ms)))
+        return conflict_error("run '" + run_id + "' did not stop within the cancel wait");
+      return {};
     }
-    if (!run->wait_stopped(std::chrono::milliseconds(config_.cancel_wait_ms)))
-      return conflict_error("run '" + run_id + "' did not stop within the cancel wait");
-    return {};
-  }
-  auto record = store_.load_run(run_id);
-  if (!record) return record.error();
-  if (!*record) return not_found_error("run '" + run_id + "' not found");
-  if ((*record)->status == RunStatus::done) return validation_error("run '" + run_id + "' has already finished");
-  if ((*record)->dispatch_id) {
-    auto d = store_.load_dispatch(*(*record)->dispatch_id);
-    if (!d) return d.error();
-    if (*d && (*d)->status == DispatchStatus::queued) {
-      auto cancelled = store_.cancel((*d)->dispatch_id, now_ms());
-      if (!cancelled) return cancelled.error();
-    } else if (*d && (*d)->status == DispatchStatus::claimed) {
-      return conflict_error(fmt::format("run '{}' is running on consumer '{}'", run_id,
-                                        (*d)->claimed_by.value_or("?")));
+    auto record = store_.load_run(run_id);
+    if (!record) return record.error();
+    if (!*record) return not_found_error("run '" + run_id + "' not found");
+    if ((*record)->status == RunStatus::done) return validation_error("run '" + run_id + "' has already finished");
+    if ((*record)->dispatch_id) {
+      auto d = store_.load_dispatch(*(*record)->dispatch_id);
+      if (!d) return d.error();
+      if (*d && (*d)->status == DispatchStatus::queued) {
+        auto cancelled = store_.cancel((*d)->dispatch_id, now_ms());
+        if (!cancelled) return cancelled.error();
+        if (!*cancelled) continue;  // claimed meanwhile: look again
+      } else if (*d && (*d)->status == DispatchStatus::claimed) {
+        if ((*d)->claimed_by == config_.consumer_id) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));  // ours, being registered
+          continue;
+        }
+        return conflict_error(fmt::format("run '{}' is running on consumer '{}'", run_id,
+                                          (*d)->claimed_by.value_or("?")));
+      }
     }
+    return finalize_stopped_run(run_id, TerminationReason{TerminationKind::cancelled, {}, "cancelled"}, true);
   }
-  return finalize_stopped_run(run_id, TerminationReason{TerminationKind::cancelled, {}, "cancelled"}, true);
+  return conflict_error("run '" + run_id + "' kept changing state; try again");
 }
 
 Result<void> Mailbox::Engine::finalize_stopped_run(const std::string& run_id, const TerminationReason& termination,
@@ -127,8 +141,23 @@ Result<void> Mailbox::Engine::finalize_stopped_run(const std::string& run_id, co
     if (!version) return version.error();
     auto history = store_.load_committed_messages(run.thread_id, 1, 0);
     if (!history) return history.error();
-    auto synthetic = synthetic_tool_results(dangling_tool_calls(*history, keep_open), run_id,
+    auto synthetic = synthetic_tool_results(dangling_tool_calls(*history, run_id, keep_open), run_id,
                                             termination.detail.empty() ? "run stopped" : termination.detail, ids_);
+    if (attempt == 0) {
+      // The finish event goes first, so that a reader who sees the run Done also finds it.
+      auto events = store_.read_events(run_id, 0, 0);
+      if (!events) return events.error();
+      if (events->empty() || events->back().type != AgentEventType::run_finish) {
+        AgentEvent finish;
+        finish.type = AgentEventType::run_finish;
+        finish.thread_id = run.thread_id;
+        finish.run_id = run_id;
+        finish.termination = termination;
+        finish.at_ms = now_ms();
+        if (auto e = store_.append_event(run_id, finish, nullptr); !e)
+          spdlog::warn("run {}: finish event not written: {}", run_id, describe(e.error()));
+      }
+    }
     const std::int64_t now_s = clock_.now_s();
     run.status = RunStatus::done;
     run.waiting.reset();
@@ -141,14 +170,6 @@ Result<void> Mailbox::Engine::finalize_stopped_run(const std::string& run_id, co
       if (committed.error().code == Errc::conflict) continue;
       return committed.error();
     }
-    AgentEvent finish;
-    finish.type = AgentEventType::run_finish;
-    finish.thread_id = run.thread_id;
-    finish.run_id = run_id;
-    finish.termination = termination;
-    finish.at_ms = now_ms();
-    if (auto e = store_.append_event(run_id, finish, nullptr); !e)
-      spdlog::warn("run {}: finish event not written: {}", run_id, describe(e.error()));
     metrics_.run_finished(termination.kind == TerminationKind::error ? "error" : "cancelled", 0);
     spdlog::info("run {} thread {}: closed ({}{}{})", run_id, run.thread_id, to_string(termination.kind),
                  termination.detail.empty() ? "" : ": ", termination.detail);

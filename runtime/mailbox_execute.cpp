@@ -132,12 +132,19 @@ Result<std::optional<RunDispatch>> Mailbox::Engine::claim_next(const std::string
 // -- execution ---------------------------------------------------------------------------------
 
 void Mailbox::Engine::execute(const RunDispatch& claimed) {
-  auto run = find_by_dispatch(claimed.dispatch_id);
+  auto run = find_claim(claimed);
   if (!run || !run->begin()) return;  // taken over before it started (interrupt, cancel, shutdown)
+  if (stopping_.load()) {  // claimed while stop() was already releasing: release it too
+    release_for_shutdown(run);
+    run->hub->close();
+    unregister(run);
+    run->mark_stopped();
+    return;
+  }
   metrics_.active_runs_changed(1);
   run_claimed(run);
   run->hub->close();
-  unregister(claimed.dispatch_id);
+  unregister(run);
   run->mark_stopped();
   metrics_.active_runs_changed(-1);
 }
@@ -162,18 +169,30 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
         d.run_id, TerminationReason{TerminationKind::cancelled, {}, "superseded by a newer submission"}, false);
     return;
   }
-  // 2. Rebuild the activation from the store: any worker can execute any dispatch.
+  // 2. The run must still be open: a finished run is never executed again (a duplicate or
+  //    stale dispatch of it is superseded).
+  auto loaded = store_.load_run(d.run_id);
+  if (!loaded) {
+    spdlog::warn("dispatch {}: run {} not readable ({}); its lease will expire", d.dispatch_id, d.run_id,
+                 describe(loaded.error()));
+    return;
+  }
+  if (!*loaded) {
+    spdlog::error("dispatch {}: run {} does not exist; dead-lettered", d.dispatch_id, d.run_id);
+    std::ignore = store_.dead_letter(fence, "run record missing", now_ms());  // nothing else can be done
+    return;
+  }
+  if ((*loaded)->status == RunStatus::done) {
+    spdlog::info("dispatch {}: run {} has already finished; superseded", d.dispatch_id, d.run_id);
+    std::ignore = store_.supersede_claimed(fence, now_ms(), "run already finished");  // fenced: already gone
+    return;
+  }
+  // 3. Rebuild the activation from the store: any worker can execute any dispatch.
   auto activation = reconstruct_run_request(store_, d);
   run->instance_id = ids_.next_id();
   auto started = store_.record_dispatch_start(fence, run->instance_id, now_ms());
   if (!started) {
     spdlog::warn("dispatch {}: start refused: {}", d.dispatch_id, describe(started.error()));
-    return;
-  }
-  auto loaded = store_.load_run(d.run_id);
-  if (!loaded || !*loaded) {
-    spdlog::error("dispatch {}: run {} cannot be loaded; dead-lettered", d.dispatch_id, d.run_id);
-    std::ignore = store_.dead_letter(fence, "run record missing", now_ms());  // nothing else can be done
     return;
   }
   if (!activation) {
@@ -188,7 +207,7 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
     end_attempt(run, failed, now_ms());
     return;
   }
-  // 3. The run record goes Running (a retry also closes the tool calls its last attempt left open).
+  // 4. The run record goes Running (a retry also closes the tool calls its last attempt left open).
   RunRecord record = std::move(**loaded);
   const std::int64_t now_s = clock_.now_s();
   record.status = RunStatus::running;
@@ -206,7 +225,7 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
     if (d.attempt_count > 0) {
       auto history = store_.load_committed_messages(d.thread_id, 1, 0);
       if (!history) return;
-      synthetic = synthetic_tool_results(dangling_tool_calls(*history, decided_calls(*activation)), d.run_id,
+      synthetic = synthetic_tool_results(dangling_tool_calls(*history, d.run_id, decided_calls(*activation)), d.run_id,
                                          "the previous attempt stopped before the tool returned", ids_);
     }
     auto committed = store_.commit_run_append(d.thread_id, synthetic, *version, record, &fence, now_ms());
@@ -231,7 +250,7 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
   spdlog::info("run {} thread {}: running (dispatch {}, attempt {})", d.run_id, d.thread_id, d.dispatch_id,
                d.attempt_count + 1);
 
-  // 4. The agent.
+  // 5. The agent.
   ExecutionContext context(*this, run, std::move(*activation));
   ExecutionResult result;
   if (run->cancel_reason() == detail::CancelReason::none) {
@@ -252,14 +271,22 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
     untaken.swap(run->live_inbox);
   }
   end_attempt(run, result, started_ms);
-  // Live input the run never read is committed already; it becomes the trigger of a new run.
-  if (!untaken.empty() && run->cancel_reason() != detail::CancelReason::interrupted) {
+  // Live input the run never read is committed already; it becomes the trigger of a new run
+  // (unless the run was stopped on purpose: interrupt, cancel, lease loss, shutdown).
+  if (!untaken.empty() && run->cancel_reason() == detail::CancelReason::none) {
     std::vector<std::string> ids;
     for (const auto& m : untaken) ids.push_back(m.id);
     auto followup = queue_followup_run(d.thread_id, ids);
     if (!followup) spdlog::warn("thread {}: follow-up run for live input failed: {}", d.thread_id,
                                 describe(followup.error()));
   }
+}
+
+void Mailbox::Engine::release_for_shutdown(const ActiveRunPtr& run) {
+  // Back to the queue for the next start (or another node); this costs an attempt, like a crash.
+  auto released = store_.nack(run->fence, now_ms(), "released at shutdown", now_ms());
+  if (released && released->status == DispatchStatus::dead_letter) reconcile_terminal_dispatch(*released);
+  if (!released && released.error().code == Errc::fenced) reconcile_after_fence(run);
 }
 
 void Mailbox::Engine::reconcile_after_fence(const ActiveRunPtr& run) {
@@ -276,11 +303,12 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
   const auto reason = run->cancel_reason();
   if (reason == detail::CancelReason::lease_lost) {
     metrics_.run_finished("lease_lost", runtime_s);
-    spdlog::warn("run {} thread {}: stopped after losing its lease; not acked", d.run_id, d.thread_id);
+    spdlog::warn("run {} thread {}: stopped after losing its claim; not acked", d.run_id, d.thread_id);
+    reconcile_after_fence(run);  // an interrupt that won the race with the lease keeper closes the run
     return;
   }
   if (reason == detail::CancelReason::shutdown) {
-    std::ignore = store_.nack(fence, now_ms(), "released at shutdown", now_ms());  // lease expiry covers a failure
+    release_for_shutdown(run);
     metrics_.run_finished("released", runtime_s);
     return;
   }
@@ -341,8 +369,20 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
     }
   }
 
-  // The run's end: record, synthetic tool results, finish event, dispatch result, ack/dead letter.
+  // The run's end: the finish event (first, so a reader who sees the run ended finds it), the
+  // record with synthetic tool results, the dispatch result, ack / dead letter. All fenced.
   std::unique_lock<std::mutex> lock(run->write_mu);
+  AgentEvent finish;
+  finish.type = AgentEventType::run_finish;
+  finish.termination = termination;
+  if (result.response) finish.text = *result.response;
+  if (auto emitted = emit_locked(store_, clock_, *run, finish); !emitted) {
+    lock.unlock();
+    spdlog::info("run {} thread {}: end not recorded ({}); reconciling", d.run_id, d.thread_id,
+                 describe(emitted.error()));
+    if (emitted.error().code == Errc::fenced) reconcile_after_fence(run);
+    return;
+  }
   RunRecord record = run->record.value_or(RunRecord{});
   const std::int64_t now_s = clock_.now_s();
   record.status = termination.run_status();
@@ -376,7 +416,7 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
         committed = history.error();
         break;
       }
-      synthetic = synthetic_tool_results(dangling_tool_calls(*history, {}), d.run_id, termination.detail, ids_);
+      synthetic = synthetic_tool_results(dangling_tool_calls(*history, d.run_id, {}), d.run_id, termination.detail, ids_);
     }
     committed = store_.commit_run_append(d.thread_id, synthetic, *version, record, &fence, now_ms());
     if (committed || committed.error().code != Errc::conflict) break;
@@ -389,11 +429,6 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
     return;
   }
   run->record = record;
-  AgentEvent finish;
-  finish.type = AgentEventType::run_finish;
-  finish.termination = termination;
-  if (result.response) finish.text = *result.response;
-  std::ignore = emit_locked(store_, clock_, *run, finish);  // fenced only if the claim was lost just now
   lock.unlock();
   RunDispatchResult dispatch_result;
   dispatch_result.run_id = d.run_id;
@@ -439,7 +474,7 @@ void Mailbox::Engine::renew_leases() {
                  describe(extended.error()));
     if (run->take_over_if_pending(detail::CancelReason::lease_lost)) {
       run->hub->close();
-      unregister(run->dispatch.dispatch_id);
+      unregister(run);
     }
   }
 }

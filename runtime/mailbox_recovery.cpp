@@ -52,7 +52,12 @@ Result<void> Mailbox::Engine::recover() {
     for (const auto& d : claimed->items) {
       if (d.claimed_by != config_.consumer_id) continue;  // another node's; its lease decides
       auto nacked = store_.nack(Fence::of(d), now_ms(), "reclaimed at startup: the previous process stopped", now_ms());
-      if (!nacked) return nacked.error();
+      if (!nacked) {
+        if (nacked.error().code != Errc::fenced && nacked.error().code != Errc::not_found) return nacked.error();
+        // Stale (an interrupt moved the epoch on before the crash): the store superseded it.
+        if (auto after = store_.load_dispatch(d.dispatch_id); after && *after) reconcile_terminal_dispatch(**after);
+        continue;
+      }
       if (nacked->status == DispatchStatus::dead_letter) reconcile_terminal_dispatch(*nacked);
       ++released;
     }

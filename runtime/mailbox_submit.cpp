@@ -42,6 +42,14 @@ std::string request_fingerprint(const RunActivation& r, MultitaskStrategy strate
 
 Error stopping_error() { return internal_error("mailbox is stopping; submission refused"); }
 
+// A run its own submit closed (lost claim race, refused enqueue): nothing of it ever ran.
+bool closed_by_failed_submit(const RunRecord& run) {
+  if (run.status != RunStatus::done || !run.termination_reason) return false;
+  const auto& t = *run.termination_reason;
+  return t.kind == TerminationKind::cancelled &&
+         (t.detail == "enqueue failed" || t.detail == "inline dispatch cancelled after claim race");
+}
+
 }  // namespace
 
 // -- entry points ------------------------------------------------------------------------------
@@ -73,14 +81,14 @@ Result<Submission> Mailbox::Engine::submit_any(RunActivation request, const Subm
   const std::string& thread_id = request.intent.thread_id;
 
   // Idempotency: replay the original result, or refuse a different request under the same key.
-  std::unique_lock<std::mutex> key_lock;
+  // The key's lock is held only to check and mark it; the submit itself runs unlocked.
   std::string scope_key;
   std::string fingerprint;
   if (options.idempotency_key) {
     if (is_blank(*options.idempotency_key)) return validation_error("idempotency_key must not be blank");
     scope_key = thread_id + '\n' + *options.idempotency_key;
     fingerprint = request_fingerprint(request, strategy);
-    key_lock = std::unique_lock<std::mutex>(idempotency_lock(scope_key));
+    std::lock_guard<std::mutex> key_lock(idempotency_lock(scope_key));
     std::string derived_run_id;
     auto replay = idempotent_replay(scope_key, fingerprint, request, &derived_run_id);
     if (!replay) return replay.error();
@@ -90,7 +98,20 @@ Result<Submission> Mailbox::Engine::submit_any(RunActivation request, const Subm
       return Submission{**replay, std::move(*events)};
     }
     if (!derived_run_id.empty()) request.persistence.run_id_hint = derived_run_id;
+    std::lock_guard<std::mutex> lock(idempotency_mu_);
+    idempotency_[scope_key] = IdempotencyEntry{fingerprint, SubmitResult{}, now_ms() + config_.idempotency_window_ms, true};
   }
+  struct KeyRelease {  // a failed submit forgets the key, so the client can retry it
+    Engine* engine;
+    const std::string* key;
+    bool keep = false;
+    ~KeyRelease() {
+      if (key->empty() || keep) return;
+      std::lock_guard<std::mutex> lock(engine->idempotency_mu_);
+      auto it = engine->idempotency_.find(*key);
+      if (it != engine->idempotency_.end() && it->second.in_progress) engine->idempotency_.erase(it);
+    }
+  } key_release{this, &scope_key};
 
   Result<Submission> outcome = internal_error("unreachable");
   switch (strategy) {
@@ -102,7 +123,7 @@ Result<Submission> Mailbox::Engine::submit_any(RunActivation request, const Subm
       if (!claimed) return claimed.error();
       if (claimed->total > 0 || find_by_thread(thread_id))
         return conflict_error("thread '" + thread_id + "' has an active run (multitask strategy reject)");
-      outcome = submit_foreground(std::move(request));
+      outcome = submit_foreground(std::move(request), /*interrupt=*/false);  // the inline claim decides
       break;
     }
     case MultitaskStrategy::enqueue:
@@ -122,12 +143,13 @@ Result<Submission> Mailbox::Engine::submit_any(RunActivation request, const Subm
         }
         metrics_.live_delivery("fallback");
       }
+      const bool resume = request.intent.kind == RunKind::hitl_resume;
       r = background_flow(std::move(request));
       if (!r) {
         outcome = r.error();
         break;
       }
-      auto events = attach(r->run_id, 0);
+      auto events = attach(r->run_id, resume ? event_count(r->run_id) : 0);
       if (!events) return events.error();
       outcome = Submission{*r, std::move(*events)};
       break;
@@ -137,18 +159,23 @@ Result<Submission> Mailbox::Engine::submit_any(RunActivation request, const Subm
                      : strategy == MultitaskStrategy::steer                                            ? "steer"
                                                                                                        : "background",
                      outcome ? "ok" : std::string(to_string(outcome.error().code)));
-  if (outcome && options.idempotency_key) remember_idempotent(scope_key, fingerprint, outcome->result);
+  if (outcome && options.idempotency_key) {
+    remember_idempotent(scope_key, fingerprint, outcome->result);
+    key_release.keep = true;
+  }
   return outcome;
 }
 
 // -- foreground --------------------------------------------------------------------------------
 
-Result<Submission> Mailbox::Engine::submit_foreground(RunActivation request) {
+Result<Submission> Mailbox::Engine::submit_foreground(RunActivation request, bool interrupt) {
   normalize_run_mode(request, false);
   const std::string thread_id = request.intent.thread_id;
   // Pending-message barriers (spec section 7) are not implemented, so there is no preflight.
-  auto interrupted = interrupt_flow(thread_id, "queued dispatch superseded by foreground submit");
-  if (!interrupted) return interrupted.error();
+  if (interrupt) {
+    auto interrupted = interrupt_flow(thread_id, "queued dispatch superseded by foreground submit");
+    if (!interrupted) return interrupted.error();
+  }
 
   ensure_dispatch_id_hint(request, ids_);
   auto prepared = preparer_.prepare(request);
@@ -171,11 +198,13 @@ Result<Submission> Mailbox::Engine::submit_foreground(RunActivation request) {
     if (*claimed) run = register_claimed(**claimed);
   }
   if (run) {
+    // A resumed run keeps its id and its log: its stream starts after the earlier events.
+    const std::uint64_t after = request.intent.kind == RunKind::hitl_resume ? event_count(prepared->run_id) : 0;
     hand_to_worker(run->dispatch);
     spdlog::info("run {} thread {}: claimed inline (dispatch {})", prepared->run_id, thread_id,
                  dispatch->dispatch_id);
     return Submission{SubmitResult{dispatch->dispatch_id, prepared->run_id, thread_id, SubmitStatus::running, false},
-                      EventStream(run->hub, &store_, prepared->run_id, 0)};
+                      EventStream(run->hub, &store_, prepared->run_id, after)};
   }
   // Lost a race for the thread (another submit claimed first): cancel our own dispatch.
   auto cancelled = store_.cancel(dispatch->dispatch_id, now_ms());
@@ -233,10 +262,15 @@ Result<SubmitResult> Mailbox::Engine::background_flow(RunActivation request) {
 Result<std::string> Mailbox::Engine::submit_durable_message(const DurableMessage& message) {
   if (is_blank(message.message_id)) return validation_error("message_id must not be blank");
   const std::string run_id = "durable-msg-" + message.message_id;
-  std::lock_guard<std::mutex> lock(idempotency_lock(run_id));
+  std::lock_guard<std::mutex> lock(durable_locks_[fnv1a(run_id) % durable_locks_.size()]);
   auto existing = store_.load_run(run_id);
   if (!existing) return existing.error();
-  if (*existing) return (*existing)->dispatch_id.value_or(run_id);
+  if (*existing) {
+    if (closed_by_failed_submit(**existing))
+      return conflict_error("durable message '" + message.message_id + "' was refused earlier (" +
+                            (*existing)->termination_reason->detail + "); send it with a new message id");
+    return (*existing)->dispatch_id.value_or(run_id);
+  }
 
   Message m;
   m.id = message.message_id;
@@ -324,6 +358,12 @@ Result<SubmitResult> Mailbox::Engine::decide(const std::string& run_id, const st
   if (!tickets.empty() && std::none_of(tickets.begin(), tickets.end(),
                                        [&](const WaitingTicket& t) { return t.tool_call_id == tool_call_id; }))
     return validation_error("run '" + run_id + "' does not wait on tool call '" + tool_call_id + "'");
+  // One resume at a time: a second decision while the first is queued would overwrite it.
+  std::lock_guard<std::mutex> lock(durable_locks_[fnv1a(run_id) % durable_locks_.size()]);
+  auto pending = store_.list_dispatches((*run)->thread_id, {DispatchStatus::queued, DispatchStatus::claimed}, 0, 0, false);
+  if (!pending) return pending.error();
+  for (const auto& d : pending->items)
+    if (d.run_id == run_id) return conflict_error("run '" + run_id + "' already has a resume pending");
   RunActivation request;
   request.intent.thread_id = (*run)->thread_id;
   request.intent.kind = RunKind::hitl_resume;
@@ -349,6 +389,8 @@ Result<std::optional<SubmitResult>> Mailbox::Engine::idempotent_replay(const std
     if (it != idempotency_.end() && it->second.expires_at_ms > now) {
       if (it->second.fingerprint != fingerprint)
         return conflict_error("idempotency key already used with a different request");
+      if (it->second.in_progress)
+        return conflict_error("a request with this idempotency key is still in progress; retry later");
       SubmitResult r = it->second.result;
       r.replayed = true;
       return std::optional<SubmitResult>(r);
@@ -359,10 +401,18 @@ Result<std::optional<SubmitResult>> Mailbox::Engine::idempotent_replay(const std
   auto waiting = store_.reusable_waiting_run(request.intent.thread_id);
   if (!waiting) return waiting.error();
   if (*waiting || request.intent.resume_id() || request.persistence.run_id_hint) return std::optional<SubmitResult>();
-  *derived_run_id = fmt::format("idem-{:016x}", fnv1a(scope_key));
-  auto run = store_.load_run(*derived_run_id);
-  if (!run) return run.error();
-  if (!*run) return std::optional<SubmitResult>();
+  // The key's run id is derived from it; a run under it that was closed by its own submit's
+  // failure (lost claim race, refused enqueue) does not count: the retry takes the next id.
+  Result<std::optional<RunRecord>> run = std::optional<RunRecord>();
+  for (int generation = 0;; ++generation) {
+    if (generation == 8) return conflict_error("idempotency key was refused too often; use a new key");
+    *derived_run_id = generation == 0 ? fmt::format("idem-{:016x}", fnv1a(scope_key))
+                                      : fmt::format("idem-{:016x}-{}", fnv1a(scope_key), generation);
+    run = store_.load_run(*derived_run_id);
+    if (!run) return run.error();
+    if (!*run) return std::optional<SubmitResult>();
+    if (!closed_by_failed_submit(**run)) break;
+  }
   if ((*run)->created_at * 1000 + config_.idempotency_window_ms < now) {
     derived_run_id->clear();  // the key expired: a new request with fresh ids
     return std::optional<SubmitResult>();
@@ -388,7 +438,12 @@ Result<std::optional<SubmitResult>> Mailbox::Engine::idempotent_replay(const std
 void Mailbox::Engine::remember_idempotent(const std::string& scope_key, const std::string& fingerprint,
                                           const SubmitResult& result) {
   std::lock_guard<std::mutex> lock(idempotency_mu_);
-  idempotency_[scope_key] = IdempotencyEntry{fingerprint, result, now_ms() + config_.idempotency_window_ms};
+  idempotency_[scope_key] = IdempotencyEntry{fingerprint, result, now_ms() + config_.idempotency_window_ms, false};
+}
+
+std::uint64_t Mailbox::Engine::event_count(const std::string& run_id) {
+  auto events = store_.read_events(run_id, 0, 0);  // seqs are 1..n
+  return events && !events->empty() ? events->back().seq : 0;
 }
 
 }  // namespace mbx

@@ -5,12 +5,12 @@
 
 namespace mbx {
 
-std::vector<ToolCall> dangling_tool_calls(const std::vector<MessageRecord>& records,
+std::vector<ToolCall> dangling_tool_calls(const std::vector<MessageRecord>& records, const std::string& run_id,
                                           const std::set<std::string>& keep_open) {
   std::vector<ToolCall> open;
   for (const auto& r : records) {
     const Message& m = r.message;
-    if (m.role == Role::assistant) {
+    if (m.role == Role::assistant && m.metadata.run_id == run_id) {
       for (const auto& call : m.tool_calls) open.push_back(call);
     } else if (m.role == Role::tool && m.tool_call_id) {
       std::erase_if(open, [&](const ToolCall& c) { return c.id == *m.tool_call_id; });

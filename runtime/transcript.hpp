@@ -14,9 +14,11 @@
 
 namespace mbx {
 
-// Tool calls of assistant messages in `records` (in log order) that no later tool message
-// answers, except those named in `keep_open` (the tickets of a run that waits for a human).
+// Tool calls that run `run_id` made (its assistant messages, metadata.run_id) in `records` (in
+// log order) that no later tool message answers, except those named in `keep_open` (tickets
+// still waiting for a human, decisions being applied). Other runs' calls are never touched.
 [[nodiscard]] std::vector<ToolCall> dangling_tool_calls(const std::vector<MessageRecord>& records,
+                                                        const std::string& run_id,
                                                         const std::set<std::string>& keep_open);
 
 // One tool message per call: content {"status":"interrupted","reason":...}, metadata run id.

@@ -77,9 +77,11 @@ private:
 
   // Registry (mailbox.cpp).
   std::mutex& claim_lock(const std::string& thread_id);
+  // The registry is keyed by claim token: a dispatch claimed again (after a lost lease) while
+  // its old run is still stopping is another entry, and each is removed only by its own run.
   ActiveRunPtr register_claimed(const RunDispatch& claimed);
-  void unregister(const std::string& dispatch_id);
-  ActiveRunPtr find_by_dispatch(const std::string& dispatch_id);
+  void unregister(const ActiveRunPtr& run);
+  ActiveRunPtr find_claim(const RunDispatch& claimed);
   ActiveRunPtr find_by_thread(const std::string& thread_id);
   ActiveRunPtr find_by_run(const std::string& run_id);
   std::vector<ActiveRunPtr> active_snapshot();
@@ -90,7 +92,9 @@ private:
   // Flow pieces (mailbox_submit.cpp).
   // Every submit goes through here: idempotency key, multitask strategy, then the flow.
   Result<Submission> submit_any(RunActivation request, const SubmitOptions& options, MultitaskStrategy strategy);
-  Result<Submission> submit_foreground(RunActivation request);
+  // interrupt = false: the reject strategy (no interrupt; the inline claim decides).
+  Result<Submission> submit_foreground(RunActivation request, bool interrupt = true);
+  std::uint64_t event_count(const std::string& run_id);
   Result<SubmitResult> background_flow(RunActivation request);
   Result<void> check_queue_bound(const std::string& thread_id);
   Result<SubmitResult> queue_followup_run(const std::string& thread_id, const std::vector<std::string>& message_ids);
@@ -100,6 +104,7 @@ private:
     std::string fingerprint;
     SubmitResult result;
     std::int64_t expires_at_ms = 0;
+    bool in_progress = false;  // its first submit has not returned yet
   };
   Result<std::optional<SubmitResult>> idempotent_replay(const std::string& scope_key, const std::string& fingerprint,
                                                         const RunActivation& request, std::string* derived_run_id);
@@ -127,6 +132,7 @@ private:
   void run_claimed(const ActiveRunPtr& run);
   void end_attempt(const ActiveRunPtr& run, const ExecutionResult& result, std::int64_t started_ms);
   void reconcile_after_fence(const ActiveRunPtr& run);
+  void release_for_shutdown(const ActiveRunPtr& run);
 
   Store& user_store_;
   Metrics metrics_;
@@ -140,12 +146,13 @@ private:
   bool started_ = false;
 
   std::mutex active_mu_;
-  std::unordered_map<std::string, ActiveRunPtr> active_by_dispatch_;  // Guarded by active_mu_.
-  std::unordered_map<std::string, std::string> active_by_thread_;     // Guarded by active_mu_. thread -> dispatch
-  std::unordered_map<std::string, std::string> active_by_run_;        // Guarded by active_mu_. run -> dispatch
+  std::unordered_map<std::string, ActiveRunPtr> active_by_claim_;  // Guarded by active_mu_. claim token -> run
+  std::unordered_map<std::string, std::string> active_by_thread_;  // Guarded by active_mu_. thread -> claim token
+  std::unordered_map<std::string, std::string> active_by_run_;     // Guarded by active_mu_. run -> claim token
   static constexpr std::size_t kStripes = 256;
   std::array<std::mutex, kStripes> claim_locks_;
   std::array<std::mutex, 64> idempotency_locks_;
+  std::array<std::mutex, 64> durable_locks_;  // durable message ids and decisions, by run id
   std::mutex idempotency_mu_;
   std::unordered_map<std::string, IdempotencyEntry> idempotency_;  // Guarded by idempotency_mu_.
 
@@ -155,7 +162,8 @@ private:
   std::unique_ptr<BlockingPool> maintenance_pool_;
   std::unique_ptr<caf::actor_system_config> actor_config_;
   std::unique_ptr<caf::actor_system> actor_system_;
-  caf::actor supervisor_;
+  std::mutex actors_mu_;   // guards supervisor_ and actor_system_ against stop() (callers read them)
+  caf::actor supervisor_;  // Guarded by actors_mu_ once started.
   caf::actor lease_keeper_;
   caf::actor sweeper_;
 };

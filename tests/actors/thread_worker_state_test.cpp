@@ -40,13 +40,24 @@ TEST(ThreadWorkerStateTest, AHandoverWhileClaimingRunsAndALateEmptyClaimChangesN
   EXPECT_EQ(w.running_dispatch(), "d-inline");
 }
 
+TEST(ThreadWorkerStateTest, NeverReportsIdleWhileAClaimIsStillOut) {
+  ThreadWorkerState w("t");
+  ASSERT_EQ(w.on_dispatch_next(), WorkerAction::claim);     // claim 1 out
+  ASSERT_EQ(w.on_start("d1/tok"), WorkerAction::execute);   // an inline handover
+  ASSERT_EQ(w.on_finished("d1/tok"), WorkerAction::claim);  // claim 2 out
+  EXPECT_EQ(w.claims_in_flight(), 2u);
+  EXPECT_EQ(w.on_claimed(std::nullopt), WorkerAction::none);  // claim 1: empty, but claim 2 is out
+  EXPECT_EQ(w.status(), WorkerStatus::claiming);
+  EXPECT_EQ(w.on_claimed(std::string("d3/tok")), WorkerAction::execute);  // claim 2 found work
+}
+
 TEST(ThreadWorkerStateTest, OnlyTheCurrentRunsFinishChangesTheStatus) {
   ThreadWorkerState w("t");
-  ASSERT_EQ(w.on_start("d1"), WorkerAction::execute);
-  ASSERT_EQ(w.on_start("d2"), WorkerAction::execute);  // d1 ended in the store, its message is late
-  EXPECT_EQ(w.on_finished("d1"), WorkerAction::none);
+  ASSERT_EQ(w.on_start("d1/a"), WorkerAction::execute);
+  ASSERT_EQ(w.on_start("d1/b"), WorkerAction::execute);  // d1 claimed again after a lost lease
+  EXPECT_EQ(w.on_finished("d1/a"), WorkerAction::none);  // the old claim's late message
   EXPECT_EQ(w.status(), WorkerStatus::running);
-  EXPECT_EQ(w.on_finished("d2"), WorkerAction::claim);
+  EXPECT_EQ(w.on_finished("d1/b"), WorkerAction::claim);
 }
 
 }  // namespace

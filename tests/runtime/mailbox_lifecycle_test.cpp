@@ -95,6 +95,29 @@ TEST_F(MailboxLifecycleTest, LosingTheInlineClaimRaceCancelsOwnDispatchAndConfli
   mailbox_->stop();  // before `racing` goes away
 }
 
+TEST_F(MailboxLifecycleTest, AKeyedSubmitThatLostTheClaimRaceCanBeRetriedWithTheSameKey) {
+  Metrics m;
+  RacingStore racing(store_, m);
+  start(fast_config(), &racing);
+  SubmitOptions keyed;
+  keyed.idempotency_key = "k";
+  racing.race_next = true;
+  auto lost = mailbox_->submit(request("t1", "echo retry me"), keyed);
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.error().code, Errc::conflict);
+  // The other node's claim goes away; the client retries with the same key.
+  auto other = store_.list_dispatches("t1", {DispatchStatus::claimed}, 0, 0, false);
+  ASSERT_EQ(other->items.size(), 1u);
+  ASSERT_TRUE(store_.ack(Fence::of(other->items.front()), SystemClock().now_ms()));
+  auto retried = mailbox_->submit(request("t1", "echo retry me"), keyed);
+  ASSERT_TRUE(retried) << describe(retried.error());
+  EXPECT_FALSE(retried->result.replayed);  // the failed attempt is not replayed
+  collect(retried->events);
+  ASSERT_TRUE(eventually([&] { return run_done(store_, retried->result.run_id); }));
+  EXPECT_EQ(run_of(store_, retried->result.run_id)->final_output, "retry me");
+  mailbox_->stop();  // before `racing` goes away
+}
+
 TEST_F(MailboxLifecycleTest, ACrashBetweenEnqueueAndClaimIsRecoveredAfterTheGuard) {
   Metrics m;
   RacingStore racing(store_, m);
@@ -275,6 +298,51 @@ TEST_F(MailboxLifecycleTest, TheSweeperReclaimsTheExpiredLeaseOfADeadNode) {
   EXPECT_EQ((*after)->attempt_count, 1u);
   EXPECT_EQ((*after)->claimed_by, std::nullopt);
   EXPECT_EQ(run_of(store_, prepared->run_id)->final_output, "rescued");
+}
+
+TEST_F(MailboxLifecycleTest, AResumedRunStreamsOnlyItsNewEvents) {
+  start();
+  auto first = mailbox_->submit(request("t1", "approve"));
+  ASSERT_TRUE(first);
+  auto before = collect(first->events);
+  ASSERT_TRUE(eventually([&] { return run_of(store_, first->result.run_id)->status == RunStatus::waiting; }));
+  auto resumed = mailbox_->submit(request("t1", "echo go on"));  // the next input resumes the waiting run
+  ASSERT_TRUE(resumed) << describe(resumed.error());
+  ASSERT_EQ(resumed->result.run_id, first->result.run_id);
+  auto after = collect(resumed->events);
+  ASSERT_FALSE(after.empty());
+  EXPECT_EQ(after.front().seq, before.back().seq + 1);
+  EXPECT_EQ(after.front().type, AgentEventType::run_start);
+  EXPECT_EQ(after.back().type, AgentEventType::run_finish);
+}
+
+TEST_F(MailboxLifecycleTest, AStaleDispatchOfAFinishedRunIsNeverExecuted) {
+  start();
+  auto s = mailbox_->submit(request("t1", "echo once"));
+  ASSERT_TRUE(s);
+  collect(s->events);
+  ASSERT_TRUE(eventually([&] { return status_of(store_, s->result.dispatch_id) == DispatchStatus::acked; }));
+  // A duplicate dispatch of the finished run (a lost ack, a double decision) reaches the queue.
+  auto dup = RunDispatch::queued("dup-1", "t1", s->result.run_id, SystemClock().now_ms());
+  ASSERT_TRUE(store_.enqueue(dup, EnqueueOptions{}));
+  ASSERT_TRUE(mailbox_->submit_background(request("t2", "echo nudge")));  // unrelated work
+  ASSERT_TRUE(mailbox_->interrupt_thread("t9"));
+  ASSERT_TRUE(eventually([&] { return status_of(store_, "dup-1") == DispatchStatus::superseded; }, 5s));
+  EXPECT_EQ(executor_.count(s->result.run_id), 1u);
+  EXPECT_EQ(run_of(store_, s->result.run_id)->final_output, "once");
+}
+
+TEST_F(MailboxLifecycleTest, CancellingAQueuedRunLeavesTheActiveRunsToolCallsAlone) {
+  start();
+  auto active = mailbox_->submit(request("t1", "tool-block"));
+  ASSERT_TRUE(active);
+  ASSERT_TRUE(eventually([&] { return history_has_tool_call(store_, "t1", "call-1"); }));
+  auto queued = mailbox_->submit_background(request("t1", "echo later"));
+  ASSERT_TRUE(queued);
+  ASSERT_TRUE(mailbox_->cancel_run(queued->run_id));
+  auto history = store_.load_committed_messages("t1", 1, 0);
+  for (const auto& r : *history) EXPECT_NE(r.message.tool_call_id, "call-1") << "another run's call was answered";
+  ASSERT_TRUE(mailbox_->interrupt_thread("t1"));
 }
 
 TEST_F(MailboxLifecycleTest, StopReleasesRunningRunsToTheQueue) {

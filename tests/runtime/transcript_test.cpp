@@ -7,9 +7,10 @@ namespace {
 
 MessageRecord rec(std::uint64_t seq, Message m) { return MessageRecord{"t", seq, std::move(m), std::nullopt, 0}; }
 
-Message call(std::vector<std::string> ids) {
+Message call(std::vector<std::string> ids, const std::string& run = "r1") {
   Message m;
   m.role = Role::assistant;
+  m.metadata.run_id = run;
   for (auto& id : ids) m.tool_calls.push_back(ToolCall{id, "tool-" + id, OpaqueJson{}});
   return m;
 }
@@ -22,12 +23,14 @@ Message result(const std::string& id) {
 }
 
 TEST(TranscriptTest, FindsCallsWithoutResultsExceptKeptOpenOnes) {
-  std::vector<MessageRecord> log = {rec(1, call({"a", "b"})), rec(2, result("a")), rec(3, call({"c", "d"}))};
-  auto open = dangling_tool_calls(log, {"d"});
+  std::vector<MessageRecord> log = {rec(1, call({"a", "b"})), rec(2, result("a")), rec(3, call({"c", "d"})),
+                                    rec(4, call({"other"}, "r2"))};
+  auto open = dangling_tool_calls(log, "r1", {"d"});
   ASSERT_EQ(open.size(), 2u);
   EXPECT_EQ(open[0].id, "b");
   EXPECT_EQ(open[1].id, "c");
-  EXPECT_TRUE(dangling_tool_calls({rec(1, call({"a"})), rec(2, result("a"))}, {}).empty());
+  EXPECT_TRUE(dangling_tool_calls({rec(1, call({"a"})), rec(2, result("a"))}, "r1", {}).empty());
+  EXPECT_EQ(dangling_tool_calls(log, "r2", {}).size(), 1u);  // only the run's own calls
 }
 
 TEST(TranscriptTest, SyntheticResultsAreToolMessagesMarkedInterrupted) {
