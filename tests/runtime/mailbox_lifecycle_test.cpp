@@ -345,6 +345,29 @@ TEST_F(MailboxLifecycleTest, CancellingAQueuedRunLeavesTheActiveRunsToolCallsAlo
   ASSERT_TRUE(mailbox_->interrupt_thread("t1"));
 }
 
+std::size_t entries_in(const char* dir) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
+
+TEST_F(MailboxLifecycleTest, StartAndStopLeakNoThreadsOrFileHandles) {
+  auto once = [&] {
+    auto m = Mailbox::start(store_, executor_, fast_config());
+    ASSERT_TRUE(m) << describe(m.error());
+    auto s = (*m)->submit(request("leak", "echo x"));
+    ASSERT_TRUE(s);
+    collect(s->events);
+    (*m)->stop();
+  };
+  once();  // warm up lazily created process-wide state
+  const std::size_t threads = entries_in("/proc/self/task");
+  const std::size_t fds = entries_in("/proc/self/fd");
+  for (int i = 0; i < 5; ++i) once();
+  EXPECT_EQ(entries_in("/proc/self/task"), threads);
+  EXPECT_EQ(entries_in("/proc/self/fd"), fds);
+}
+
 TEST_F(MailboxLifecycleTest, StopReleasesRunningRunsToTheQueue) {
   start();
   auto s = mailbox_->submit(request("t1", "block"));
