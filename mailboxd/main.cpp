@@ -61,7 +61,9 @@ int main(int argc, char** argv) {
   auto echo = std::make_shared<mbx::EchoAgent>();
   std::ignore = agents.add("echo", echo);     // fresh registry: ids are free
   std::ignore = agents.add("default", echo);  // runs that name no agent
-  std::ignore = agents.add("scripted", std::make_shared<mbx::ScriptedAgent>(config->scripted_default_script));
+  auto scripted = std::make_shared<mbx::ScriptedAgent>(config->scripted_default_script);
+  if (auto r = scripted->check_default(); !r) return fail("agents.scripted: " + r.error().message, 2);
+  std::ignore = agents.add("scripted", scripted);
   if (!config->exec_command.empty()) {
     mbx::ExecAgentConfig exec;
     exec.argv = config->exec_command;
