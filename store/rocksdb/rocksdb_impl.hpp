@@ -66,7 +66,8 @@ struct RocksdbStore::Impl {
   [[nodiscard]] std::unique_ptr<rocksdb::Iterator> iterator(rdb::Cf cf, const rocksdb::Snapshot* snapshot = nullptr);
 
   // ---- writes (caller holds the thread lock) ----
-  // Stages `after` (and removes the index entries of `before`), adjusting meta and counters.
+  // Stages `after` (and removes the index entries of `before` it no longer owns), adjusting meta
+  // and counters; writes only what differs between the two states.
   void stage_dispatch(rocksdb::WriteBatch& b, rdb::ThreadMeta& meta, const RunDispatch* before,
                       const RunDispatch* after);
   // Stages meta (if changed) and the thread's ready marker.

@@ -8,6 +8,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 
+#include <algorithm>
 #include <functional>
 
 namespace mbx {
@@ -189,15 +190,28 @@ Result<std::optional<std::string>> RocksdbStore::Impl::thread_of(const std::stri
 
 void RocksdbStore::Impl::stage_dispatch(rocksdb::WriteBatch& b, rdb::ThreadMeta& meta, const RunDispatch* before,
                                         const RunDispatch* after) {
+  // Only the difference is written: an entry both states own with the same value stays as
+  // it is (the 'd' and 'x' entries of most transitions), one whose value changed is
+  // overwritten, and the counters move only when the status does.
+  using Entries = std::vector<std::pair<std::string, std::string>>;
+  const Entries old_entries = before != nullptr ? dispatch_index_entries(*before) : Entries{};
+  const Entries new_entries = after != nullptr ? dispatch_index_entries(*after) : Entries{};
+  const auto find = [](const Entries& in, const std::string& key) {
+    return std::find_if(in.begin(), in.end(), [&](const auto& e) { return e.first == key; });
+  };
+  for (const auto& [k, v] : old_entries)
+    if (find(new_entries, k) == new_entries.end()) std::ignore = b.Delete(cf[rdb::kIndexCf], k);
+  for (const auto& [k, v] : new_entries)
+    if (auto old = find(old_entries, k); old == old_entries.end() || old->second != v)
+      std::ignore = b.Put(cf[rdb::kIndexCf], k, v);
+  const bool status_moves = before == nullptr || after == nullptr || before->status != after->status;
   if (before != nullptr) {
-    for (const auto& [k, v] : dispatch_index_entries(*before)) std::ignore = b.Delete(cf[rdb::kIndexCf], k);
-    std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::counter_key(before->status), delta(-1));
+    if (status_moves) std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::counter_key(before->status), delta(-1));
     if (before->status == DispatchStatus::queued) meta.queued -= 1;
     if (before->status == DispatchStatus::claimed && meta.claimed == before->dispatch_id) meta.claimed.clear();
   }
   if (after != nullptr) {
-    for (const auto& [k, v] : dispatch_index_entries(*after)) std::ignore = b.Put(cf[rdb::kIndexCf], k, v);
-    std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::counter_key(after->status), delta(1));
+    if (status_moves) std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::counter_key(after->status), delta(1));
     if (after->status == DispatchStatus::queued) meta.queued += 1;
     if (after->status == DispatchStatus::claimed) meta.claimed = after->dispatch_id;
     std::ignore = b.Put(cf[rdb::kDispatchesCf], after->dispatch_id, rdb::encode(*after));
