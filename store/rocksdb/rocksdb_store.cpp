@@ -6,6 +6,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
 #include <algorithm>
@@ -66,7 +67,10 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::open(const RocksdbOptions& o
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
-  db_options.enable_pipelined_write = true;
+  // No pipelined writes: on 2 cores they cost unsynced writers from 2 to 32 threads half their
+  // rate or more (the WAL and memtable stages hand each write group over between threads) and
+  // gain nothing synced, where the fsync dominates (docs/benchmarks.md).
+  db_options.enable_pipelined_write = false;
   db_options.max_background_jobs = 2;
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.OptimizeLevelStyleCompaction(64 << 20);
@@ -81,6 +85,9 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::open(const RocksdbOptions& o
   for (std::size_t i = 0; i < rdb::kCfCount; ++i) {
     auto opts = cf_options;
     if (i == rdb::kCountersCf) opts.merge_operator = std::make_shared<AddOperator>();
+    // Index keys of one kind (their first byte) often grow in time order ('w', 'l', 't' lead with a time):
+    // a memtable insert starts from the last one of its kind (ignored by concurrent inserts).
+    if (i == rdb::kIndexCf) opts.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
     descriptors.emplace_back(rdb::kCfNames[i], opts);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
