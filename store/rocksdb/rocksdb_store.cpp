@@ -112,7 +112,7 @@ RocksdbStore::Impl::~Impl() {
 
 // ---- locks and reads ---------------------------------------------------------------------------
 
-std::mutex& RocksdbStore::Impl::thread_lock(std::string_view thread_id) {
+RocksdbStore::Impl::Stripe& RocksdbStore::Impl::stripe(std::string_view thread_id) {
   return thread_stripes[std::hash<std::string_view>{}(thread_id) % kThreadStripes];
 }
 
@@ -186,11 +186,28 @@ Result<void> RocksdbStore::Impl::scan(rdb::Cf c, const std::string& prefix,
   return {};
 }
 
-Result<std::optional<std::string>> RocksdbStore::Impl::thread_of(const std::string& dispatch_id) {
+Result<rdb::ThreadMeta> RocksdbStore::Impl::get_meta_locked(const std::string& thread_id) {
+  auto& metas = stripe(thread_id).metas;
+  if (const auto* cached = metas.find(thread_id)) return *cached;
+  auto meta = get_meta(thread_id);
+  if (meta) metas.put(thread_id, *meta);
+  return meta;
+}
+
+Result<RocksdbStore::Impl::LockedDispatch> RocksdbStore::Impl::lock_dispatch(const std::string& dispatch_id) {
+  const auto seen = locked_writes.load(std::memory_order_acquire);
   auto d = get_dispatch(dispatch_id);
   if (!d) return d.error();
-  if (!*d) return std::optional<std::string>{};
-  return std::optional<std::string>{(*d)->thread_id};
+  if (!*d) return LockedDispatch{};
+  LockedDispatch out{std::unique_lock<std::mutex>(thread_lock((*d)->thread_id)), std::move(*d)};
+  // Every write of the dispatch holds this lock and bumps locked_writes before releasing it.
+  // Unchanged count: no write of it committed after the read began, so the read is current.
+  if (locked_writes.load(std::memory_order_acquire) != seen) {
+    auto again = get_dispatch(dispatch_id);
+    if (!again) return again.error();
+    out.dispatch = std::move(*again);
+  }
+  return out;
 }
 
 // ---- staging -----------------------------------------------------------------------------------
@@ -230,14 +247,22 @@ void RocksdbStore::Impl::stage_dispatch(rocksdb::WriteBatch& b, rdb::ThreadMeta&
 void RocksdbStore::Impl::stage_meta(rocksdb::WriteBatch& b, const std::string& thread_id,
                                     const rdb::ThreadMeta& before, const rdb::ThreadMeta& after) {
   if (before == after) return;
+  stripe(thread_id).metas.erase(thread_id);  // cached again by commit_locked once written
   std::ignore = b.Put(cf[rdb::kThreadsCf], thread_id, rdb::encode(after));
   if (before.queued == 0 && after.queued > 0) std::ignore = b.Put(cf[rdb::kIndexCf], rdb::ready_key(thread_id), "");
   if (before.queued > 0 && after.queued == 0) std::ignore = b.Delete(cf[rdb::kIndexCf], rdb::ready_key(thread_id));
 }
 
-Result<void> RocksdbStore::Impl::commit(rocksdb::WriteBatch& b, std::string_view op) {
-  auto s = db->Write(write_options, &b);
-  if (!s.ok()) return to_error(s, op);
+Result<void> RocksdbStore::Impl::commit_locked(const std::string& thread_id, rocksdb::WriteBatch& b,
+                                               std::string_view op, const rdb::ThreadMeta* meta,
+                                               const rocksdb::WriteOptions* wo) {
+  auto s = db->Write(wo != nullptr ? *wo : write_options, &b);
+  locked_writes.fetch_add(1, std::memory_order_release);
+  if (!s.ok()) {
+    stripe(thread_id).metas.erase(thread_id);  // read the row again, whatever the failure left
+    return to_error(s, op);
+  }
+  if (meta != nullptr) stripe(thread_id).metas.put(thread_id, *meta);
   return {};
 }
 
@@ -250,19 +275,18 @@ Result<RunDispatch> RocksdbStore::Impl::transition_locked(const std::string& op,
   const auto meta_before = meta;
   stage_dispatch(b, meta, &before, &after);
   stage_meta(b, before.thread_id, meta_before, meta);
-  if (auto r = commit(b, op); !r) {
+  if (auto r = commit_locked(before.thread_id, b, op, &meta); !r) {
     meta = meta_before;
     return r.error();
   }
   return after;
 }
 
-Result<RunDispatch> RocksdbStore::Impl::owned_locked(const char* op, const Fence& fence, rdb::ThreadMeta& meta,
+Result<RunDispatch> RocksdbStore::Impl::owned_locked(const char* op, const Fence& fence,
+                                                     const std::optional<RunDispatch>& loaded, rdb::ThreadMeta& meta,
                                                      std::int64_t now_ms) {
-  auto loaded = get_dispatch(fence.dispatch_id);
-  if (!loaded) return loaded.error();
-  if (!*loaded) return not_found_error(std::string(op) + ": dispatch '" + fence.dispatch_id + "' not found");
-  const RunDispatch& d = **loaded;
+  if (!loaded) return not_found_error(std::string(op) + ": dispatch '" + fence.dispatch_id + "' not found");
+  const RunDispatch& d = *loaded;
   switch (detail::check_fence(d, fence, meta.epoch)) {
     case detail::FenceVerdict::owned: return d;
     case detail::FenceVerdict::stale_epoch: {
@@ -283,13 +307,12 @@ Result<RunDispatch> RocksdbStore::Impl::owned_locked(const char* op, const Fence
 
 Result<RunDispatch> RocksdbStore::Impl::fenced(const char* op, const Fence& fence, std::int64_t now_ms,
                                                const std::function<Result<void>(RunDispatch&)>& apply) {
-  auto thread = thread_of(fence.dispatch_id);
-  if (!thread) return thread.error();
-  if (!*thread) return not_found_error(std::string(op) + ": dispatch '" + fence.dispatch_id + "' not found");
-  std::lock_guard<std::mutex> lock(thread_lock(**thread));
-  auto meta = get_meta(**thread);
+  auto locked = lock_dispatch(fence.dispatch_id);
+  if (!locked) return locked.error();
+  if (!locked->dispatch) return not_found_error(std::string(op) + ": dispatch '" + fence.dispatch_id + "' not found");
+  auto meta = get_meta_locked(locked->dispatch->thread_id);
   if (!meta) return meta.error();
-  auto d = owned_locked(op, fence, *meta, now_ms);
+  auto d = owned_locked(op, fence, locked->dispatch, *meta, now_ms);
   if (!d) return d.error();
   return transition_locked(
       op, *d, *meta, [&](const RunDispatch&, const rdb::ThreadMeta&, RunDispatch& after) { return apply(after); },
