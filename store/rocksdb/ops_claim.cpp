@@ -31,7 +31,7 @@ Result<RunDispatch> RocksdbStore::enqueue(const RunDispatch& dispatch, const Enq
     if (*holder)
       return conflict_error("enqueue: dedupe_key=" + *dispatch.dedupe_key + " is held by dispatch '" + **holder + "'");
   }
-  auto meta = m.get_meta(dispatch.thread_id);
+  auto meta = m.get_meta_locked(dispatch.thread_id);
   if (!meta) return meta.error();
   if (options.max_queued_per_thread != 0 && meta->queued >= options.max_queued_per_thread)
     return Error{Errc::queue_full, "enqueue: thread '" + dispatch.thread_id + "' already has " +
@@ -43,7 +43,7 @@ Result<RunDispatch> RocksdbStore::enqueue(const RunDispatch& dispatch, const Enq
   auto after_meta = *meta;
   m.stage_dispatch(b, after_meta, nullptr, &stored);
   m.stage_meta(b, dispatch.thread_id, *meta, after_meta);
-  if (auto r = m.commit(b, "enqueue"); !r) return r.error();
+  if (auto r = m.commit_locked(dispatch.thread_id, b, "enqueue", &after_meta); !r) return r.error();
   return stored;
 }
 
@@ -93,7 +93,7 @@ Result<std::vector<RunDispatch>> RocksdbStore::claim(const std::string& thread_i
   if (limit == 0 || !rdb::is_key_safe(thread_id)) return std::vector<RunDispatch>{};
   auto& m = *impl_;
   std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
-  auto meta = m.get_meta(thread_id);
+  auto meta = m.get_meta_locked(thread_id);
   if (!meta) return meta.error();
   if (meta->queued == 0) return std::vector<RunDispatch>{};
   const auto meta_before = *meta;
@@ -110,7 +110,7 @@ Result<std::vector<RunDispatch>> RocksdbStore::claim(const std::string& thread_i
   }
   if (b.Count() == 0) return out;
   m.stage_meta(b, thread_id, meta_before, *meta);
-  if (auto r = m.commit(b, "claim"); !r) return r.error();
+  if (auto r = m.commit_locked(thread_id, b, "claim", &*meta); !r) return r.error();
   return out;
 }
 
@@ -118,18 +118,15 @@ Result<std::optional<RunDispatch>> RocksdbStore::claim_dispatch(const std::strin
                                                                 const std::string& consumer, std::int64_t lease_ms,
                                                                 std::int64_t now_ms) {
   auto& m = *impl_;
-  auto thread = m.thread_of(dispatch_id);
-  if (!thread) return thread.error();
-  if (!*thread) return std::optional<RunDispatch>{};
-  std::lock_guard<std::mutex> lock(m.thread_lock(**thread));
-  auto d = m.get_dispatch(dispatch_id);
-  if (!d) return d.error();
-  if (!*d || (*d)->status != DispatchStatus::queued) return std::optional<RunDispatch>{};
-  auto meta = m.get_meta(**thread);
+  auto locked = m.lock_dispatch(dispatch_id);
+  if (!locked) return locked.error();
+  const auto& d = locked->dispatch;
+  if (!d || d->status != DispatchStatus::queued) return std::optional<RunDispatch>{};
+  auto meta = m.get_meta_locked(d->thread_id);
   if (!meta) return meta.error();
-  if ((*d)->dispatch_epoch < meta->epoch) {
+  if (d->dispatch_epoch < meta->epoch) {
     auto r = m.transition_locked(
-        "claim_dispatch", **d, *meta,
+        "claim_dispatch", *d, *meta,
         [&](const RunDispatch&, const rdb::ThreadMeta& mt, RunDispatch& after) {
           return after.mark_superseded_at_epoch(now_ms, mt.epoch, kReasonQueuedStaleEpoch);
         },
@@ -139,7 +136,7 @@ Result<std::optional<RunDispatch>> RocksdbStore::claim_dispatch(const std::strin
   }
   if (!meta->claimed.empty()) return std::optional<RunDispatch>{};
   auto r = m.transition_locked(
-      "claim_dispatch", **d, *meta,
+      "claim_dispatch", *d, *meta,
       [&](const RunDispatch&, const rdb::ThreadMeta&, RunDispatch& after) {
         return after.claim(consumer, m.ids.next_id(), detail::lease_deadline(now_ms, lease_ms), now_ms);
       },

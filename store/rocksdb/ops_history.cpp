@@ -93,16 +93,17 @@ Result<std::uint64_t> RocksdbStore::commit_run_append(const std::string& thread_
     if (!rdb::is_key_safe(msg.id)) return validation_error("commit_run_append: message ids must contain no NUL byte");
   auto& m = *impl_;
   std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
-  auto meta = m.get_meta(thread_id);
+  auto meta = m.get_meta_locked(thread_id);
   if (!meta) return meta.error();
   if (fence != nullptr) {
-    // The fence must name a dispatch of this thread (its lock and epoch are the ones held).
-    auto fenced_thread = m.thread_of(fence->dispatch_id);
-    if (!fenced_thread) return fenced_thread.error();
-    if (*fenced_thread && **fenced_thread != thread_id)
+    // The fence must name a dispatch of this thread (its lock and epoch are the ones held, so
+    // this read is current).
+    auto fenced = m.get_dispatch(fence->dispatch_id);
+    if (!fenced) return fenced.error();
+    if (*fenced && (*fenced)->thread_id != thread_id)
       return validation_error("commit_run_append: fence dispatch '" + fence->dispatch_id + "' belongs to thread '" +
-                              **fenced_thread + "', not '" + thread_id + "'");
-    auto d = m.owned_locked("commit_run_append", *fence, *meta, now_ms);
+                              (*fenced)->thread_id + "', not '" + thread_id + "'");
+    auto d = m.owned_locked("commit_run_append", *fence, *fenced, *meta, now_ms);
     if (!d) return d.error();
     if (d->run_id != run.run_id || d->thread_id != thread_id)
       return validation_error("commit_run_append: fence dispatch '" + fence->dispatch_id + "' runs '" + d->run_id +
@@ -163,7 +164,7 @@ Result<std::uint64_t> RocksdbStore::commit_run_append(const std::string& thread_
     meta->latest_run_id = std::get<2>(best);
   }
   m.stage_meta(b, thread_id, meta_before, *meta);
-  if (auto r = m.commit(b, "commit_run_append"); !r) return r.error();
+  if (auto r = m.commit_locked(thread_id, b, "commit_run_append", &*meta); !r) return r.error();
   return meta->version;
 }
 
@@ -212,13 +213,13 @@ Result<AgentEvent> RocksdbStore::append_event(const std::string& run_id, const A
   auto& m = *impl_;
   std::unique_lock<std::mutex> thread_lock;
   if (fence != nullptr) {
-    auto thread = m.thread_of(fence->dispatch_id);
-    if (!thread) return thread.error();
-    if (!*thread) return not_found_error("append_event: dispatch '" + fence->dispatch_id + "' not found");
-    thread_lock = std::unique_lock<std::mutex>(m.thread_lock(**thread));
-    auto meta = m.get_meta(**thread);
+    auto locked = m.lock_dispatch(fence->dispatch_id);
+    if (!locked) return locked.error();
+    if (!locked->dispatch) return not_found_error("append_event: dispatch '" + fence->dispatch_id + "' not found");
+    thread_lock = std::move(locked->lock);
+    auto meta = m.get_meta_locked(locked->dispatch->thread_id);
     if (!meta) return meta.error();
-    auto d = m.owned_locked("append_event", *fence, *meta, event.at_ms);
+    auto d = m.owned_locked("append_event", *fence, locked->dispatch, *meta, event.at_ms);
     if (!d) return d.error();
     if (d->run_id != run_id)
       return validation_error("append_event: fence dispatch '" + fence->dispatch_id + "' runs '" + d->run_id +

@@ -27,19 +27,16 @@ Result<std::vector<RunDispatch>> RocksdbStore::reclaim_expired_leases(std::int64
   if (!ids) return ids.error();
   std::vector<RunDispatch> out;
   for (const auto& id : *ids) {
-    auto thread = m.thread_of(id);
-    if (!thread) return thread.error();
-    if (!*thread) continue;
-    std::lock_guard<std::mutex> lock(m.thread_lock(**thread));
-    auto d = m.get_dispatch(id);
-    if (!d) return d.error();
-    if (!*d || (*d)->status != DispatchStatus::claimed || !(*d)->lease_until || *(*d)->lease_until >= now_ms)
+    auto locked = m.lock_dispatch(id);
+    if (!locked) return locked.error();
+    const auto& d = locked->dispatch;
+    if (!d || d->status != DispatchStatus::claimed || !d->lease_until || *d->lease_until >= now_ms)
       continue;  // another sweep or the owner got there first
-    auto meta = m.get_meta(**thread);
+    auto meta = m.get_meta_locked(d->thread_id);
     if (!meta) return meta.error();
-    const bool stale = (*d)->dispatch_epoch < meta->epoch;
+    const bool stale = d->dispatch_epoch < meta->epoch;
     auto r = m.transition_locked(
-        "reclaim_expired_leases", **d, *meta,
+        "reclaim_expired_leases", *d, *meta,
         [&](const RunDispatch&, const rdb::ThreadMeta& mt, RunDispatch& after) -> Result<void> {
           if (stale) return after.mark_superseded_at_epoch(now_ms, mt.epoch, kReasonExpiredAfterInterrupt);
           return after.mark_expired_lease(now_ms);
@@ -60,33 +57,30 @@ Result<std::uint64_t> RocksdbStore::purge_terminal(std::int64_t older_than_ms) {
   unsynced.sync = false;
   std::uint64_t purged = 0;
   for (const auto& id : *ids) {
-    auto thread = m.thread_of(id);
-    if (!thread) return thread.error();
-    if (!*thread) continue;
-    std::lock_guard<std::mutex> lock(m.thread_lock(**thread));
-    auto d = m.get_dispatch(id);
-    if (!d) return d.error();
-    if (!*d || !is_terminal((*d)->status) || (*d)->updated_at >= older_than_ms) continue;
-    auto meta = m.get_meta(**thread);
+    auto locked = m.lock_dispatch(id);
+    if (!locked) return locked.error();
+    const auto& d = locked->dispatch;
+    if (!d || !is_terminal(d->status) || d->updated_at >= older_than_ms) continue;
+    auto meta = m.get_meta_locked(d->thread_id);
     if (!meta) return meta.error();
     const auto meta_before = *meta;
     rocksdb::WriteBatch b;
-    m.stage_dispatch(b, *meta, &**d, nullptr);
-    m.stage_meta(b, **thread, meta_before, *meta);
+    m.stage_dispatch(b, *meta, &*d, nullptr);
+    m.stage_meta(b, d->thread_id, meta_before, *meta);
     bool run_has_other = false;
-    auto scanned = m.scan(rdb::kIndexCf, rdb::run_dispatch_prefix((*d)->run_id), [&](std::string_view key,
-                                                                                     std::string_view) {
-      run_has_other = key.substr(rdb::run_dispatch_prefix((*d)->run_id).size()) != id;
+    auto scanned = m.scan(rdb::kIndexCf, rdb::run_dispatch_prefix(d->run_id), [&](std::string_view key,
+                                                                                  std::string_view) {
+      run_has_other = key.substr(rdb::run_dispatch_prefix(d->run_id).size()) != id;
       return !run_has_other;
     });
     if (!scanned) return scanned.error();
     std::unique_lock<std::mutex> events;
     if (!run_has_other) {  // the run's last dispatch goes: its event log goes with it
-      events = std::unique_lock<std::mutex>(m.event_lock((*d)->run_id));
-      const auto from = rdb::event_prefix((*d)->run_id);
+      events = std::unique_lock<std::mutex>(m.event_lock(d->run_id));
+      const auto from = rdb::event_prefix(d->run_id);
       std::ignore = b.DeleteRange(m.cf[rdb::kEventsCf], from, rdb::prefix_end(from));
     }
-    if (auto s = m.db->Write(unsynced, &b); !s.ok()) return to_error(s, "purge_terminal");
+    if (auto r = m.commit_locked(d->thread_id, b, "purge_terminal", &*meta, &unsynced); !r) return r.error();
     ++purged;
   }
   return purged;

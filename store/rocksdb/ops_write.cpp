@@ -40,19 +40,16 @@ Result<RunDispatch> RocksdbStore::record_run_result(const Fence& fence, const Ru
 Result<RunDispatch> RocksdbStore::supersede_claimed(const Fence& fence, std::int64_t now_ms,
                                                     const std::string& reason) {
   auto& m = *impl_;
-  auto thread = m.thread_of(fence.dispatch_id);
-  if (!thread) return thread.error();
-  if (!*thread) return not_found_error("supersede_claimed: dispatch '" + fence.dispatch_id + "' not found");
-  std::lock_guard<std::mutex> lock(m.thread_lock(**thread));
-  auto d = m.get_dispatch(fence.dispatch_id);
-  if (!d) return d.error();
-  if (!*d) return not_found_error("supersede_claimed: dispatch '" + fence.dispatch_id + "' not found");
-  auto meta = m.get_meta(**thread);
+  auto locked = m.lock_dispatch(fence.dispatch_id);
+  if (!locked) return locked.error();
+  const auto& d = locked->dispatch;
+  if (!d) return not_found_error("supersede_claimed: dispatch '" + fence.dispatch_id + "' not found");
+  auto meta = m.get_meta_locked(d->thread_id);
   if (!meta) return meta.error();
-  if ((*d)->status != DispatchStatus::claimed || (*d)->claim_token != fence.claim_token)
-    return detail::fence_error("supersede_claimed", **d, fence, meta->epoch);
+  if (d->status != DispatchStatus::claimed || d->claim_token != fence.claim_token)
+    return detail::fence_error("supersede_claimed", *d, fence, meta->epoch);
   return m.transition_locked(
-      "supersede_claimed", **d, *meta,
+      "supersede_claimed", *d, *meta,
       [&](const RunDispatch& before, const rdb::ThreadMeta& mt, RunDispatch& after) {
         return after.mark_superseded_at_epoch(now_ms, std::max(before.dispatch_epoch, mt.epoch), reason);
       },
@@ -61,17 +58,14 @@ Result<RunDispatch> RocksdbStore::supersede_claimed(const Fence& fence, std::int
 
 Result<std::optional<RunDispatch>> RocksdbStore::cancel(const std::string& dispatch_id, std::int64_t now_ms) {
   auto& m = *impl_;
-  auto thread = m.thread_of(dispatch_id);
-  if (!thread) return thread.error();
-  if (!*thread) return std::optional<RunDispatch>{};
-  std::lock_guard<std::mutex> lock(m.thread_lock(**thread));
-  auto d = m.get_dispatch(dispatch_id);
-  if (!d) return d.error();
-  if (!*d || (*d)->status != DispatchStatus::queued) return std::optional<RunDispatch>{};
-  auto meta = m.get_meta(**thread);
+  auto locked = m.lock_dispatch(dispatch_id);
+  if (!locked) return locked.error();
+  const auto& d = locked->dispatch;
+  if (!d || d->status != DispatchStatus::queued) return std::optional<RunDispatch>{};
+  auto meta = m.get_meta_locked(d->thread_id);
   if (!meta) return meta.error();
   auto r = m.transition_locked(
-      "cancel", **d, *meta,
+      "cancel", *d, *meta,
       [&](const RunDispatch&, const rdb::ThreadMeta&, RunDispatch& after) { return after.mark_cancelled(now_ms); },
       now_ms);
   if (!r) return r.error();
@@ -82,7 +76,7 @@ Result<InterruptResult> RocksdbStore::interrupt(const std::string& thread_id, st
   if (!rdb::is_key_safe(thread_id)) return validation_error("interrupt: thread_id must be non-blank without NUL");
   auto& m = *impl_;
   std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
-  auto meta = m.get_meta(thread_id);
+  auto meta = m.get_meta_locked(thread_id);
   if (!meta) return meta.error();
   const auto meta_before = *meta;
   const auto old_epoch = meta->epoch;
@@ -123,7 +117,7 @@ Result<InterruptResult> RocksdbStore::interrupt(const std::string& thread_id, st
   }
   out.superseded_count = out.superseded.size();
   m.stage_meta(b, thread_id, meta_before, *meta);
-  if (auto r = m.commit(b, "interrupt"); !r) return r.error();
+  if (auto r = m.commit_locked(thread_id, b, "interrupt", &*meta); !r) return r.error();
   return out;
 }
 

@@ -3,21 +3,25 @@
 // the records it indexes. Only store/rocksdb/ includes this file.
 //
 // Locking: every read-check-write of one thread holds thread_lock(thread) for its whole span
-// and ends in ONE WriteBatch. Event appends also take event_lock(run) (after the thread lock
-// when fenced). Plain reads take no lock (a WriteBatch is applied atomically).
-// Synced writes happen on the caller's thread in commit(); concurrent committers are grouped
+// and ends in ONE WriteBatch, committed by commit_locked. Event appends also take
+// event_lock(run) (after the thread lock when fenced). Plain reads take no lock (a WriteBatch
+// is applied atomically). Each stripe caches the metadata of its last threads (MetaCache,
+// guarded by the stripe's mutex); get_meta_locked reads through it.
+// Synced writes happen on the caller's thread in commit_locked(); concurrent committers are grouped
 // by RocksDB into one WAL write + fsync (group commit).
 #pragma once
 
 #include "store/rocksdb/codec.hpp"
 #include "store/rocksdb/column_families.hpp"
 #include "store/rocksdb/keys.hpp"
+#include "store/rocksdb/meta_cache.hpp"
 #include "store/rocksdb/rocksdb_store.hpp"
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
 #include <array>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -38,24 +42,34 @@ struct RocksdbStore::Impl {
   static constexpr std::size_t kThreadStripes = 4096;
   static constexpr std::size_t kEventStripes = 1024;
 
+  // One lock stripe: the mutex of the threads that hash to it and their cached metadata.
+  struct Stripe {
+    std::mutex mu;
+    rdb::MetaCache metas;  // Guarded by mu.
+  };
+
   RocksdbOptions options;
   IdSource& ids;
   rocksdb::DB* db = nullptr;                            // owned; closed in the destructor
   std::array<rocksdb::ColumnFamilyHandle*, rdb::kCfCount> cf{};
   rocksdb::WriteOptions write_options;
-  std::array<std::mutex, kThreadStripes> thread_stripes;
+  std::array<Stripe, kThreadStripes> thread_stripes;
   std::array<std::mutex, kEventStripes> event_stripes;
+  // Counts the writes committed under a thread lock, bumped after each one (lock_dispatch).
+  std::atomic<std::uint64_t> locked_writes{0};
 
   Impl(RocksdbOptions opts, IdSource& id_source) : options(std::move(opts)), ids(id_source) {}
   ~Impl();
 
-  std::mutex& thread_lock(std::string_view thread_id);
+  Stripe& stripe(std::string_view thread_id);
+  std::mutex& thread_lock(std::string_view thread_id) { return stripe(thread_id).mu; }
   std::mutex& event_lock(std::string_view run_id);
 
   // ---- reads (no lock) ----
   [[nodiscard]] Result<std::optional<std::string>> get(rdb::Cf cf, const std::string& key,
                                                        const rocksdb::Snapshot* snapshot = nullptr);
   [[nodiscard]] Result<std::optional<RunDispatch>> get_dispatch(const std::string& id);
+  // From the database; see get_meta_locked for the read of a lock holder.
   [[nodiscard]] Result<rdb::ThreadMeta> get_meta(const std::string& thread_id);
   [[nodiscard]] Result<std::optional<RunRecord>> get_run(const std::string& run_id);
   // Calls fn(key, value) for each key in [prefix, prefix_end) of cf (or from `start` when
@@ -65,14 +79,22 @@ struct RocksdbStore::Impl {
                                   const std::string* start = nullptr, const rocksdb::Snapshot* snapshot = nullptr);
   [[nodiscard]] std::unique_ptr<rocksdb::Iterator> iterator(rdb::Cf cf, const rocksdb::Snapshot* snapshot = nullptr);
 
-  // ---- writes (caller holds the thread lock) ----
-  // Stages `after` (and removes the index entries of `before`), adjusting meta and counters.
+  // ---- reads and writes of a lock holder (caller holds thread_lock(thread_id)) ----
+  // The thread's metadata, from the stripe's cache or else the database (then cached).
+  [[nodiscard]] Result<rdb::ThreadMeta> get_meta_locked(const std::string& thread_id);
+  // Stages `after` (and removes the index entries of `before` it no longer owns), adjusting meta
+  // and counters; writes only what differs between the two states.
   void stage_dispatch(rocksdb::WriteBatch& b, rdb::ThreadMeta& meta, const RunDispatch* before,
                       const RunDispatch* after);
-  // Stages meta (if changed) and the thread's ready marker.
+  // Stages meta (if changed) and the thread's ready marker; drops the cached meta until the
+  // batch is committed.
   void stage_meta(rocksdb::WriteBatch& b, const std::string& thread_id, const rdb::ThreadMeta& before,
                   const rdb::ThreadMeta& after);
-  [[nodiscard]] Result<void> commit(rocksdb::WriteBatch& b, std::string_view op);
+  // Writes `b`, a write of thread_id's rows, and counts it in locked_writes. `meta`, when given,
+  // is the thread's metadata after the batch: cached once the write succeeded. `wo` overrides
+  // the store's write options.
+  [[nodiscard]] Result<void> commit_locked(const std::string& thread_id, rocksdb::WriteBatch& b, std::string_view op,
+                                           const rdb::ThreadMeta* meta, const rocksdb::WriteOptions* wo = nullptr);
 
   // One transition of one dispatch under its thread lock: load, apply `change`, write.
   // `change` returns an error to abort (nothing written) or fills `after`.
@@ -82,12 +104,22 @@ struct RocksdbStore::Impl {
                                                       rdb::ThreadMeta& meta, const Change& change,
                                                       std::int64_t now_ms);
 
-  // Checks `fence` under the held thread lock. Stale epoch: supersedes (written) and returns
-  // the fenced error. Not owned / missing: the error, nothing written.
-  [[nodiscard]] Result<RunDispatch> owned_locked(const char* op, const Fence& fence, rdb::ThreadMeta& meta,
-                                                 std::int64_t now_ms);
-  // Looks up the thread of a dispatch (unlocked; a dispatch never changes thread).
-  [[nodiscard]] Result<std::optional<std::string>> thread_of(const std::string& dispatch_id);
+  // Checks `fence` against `d`, the fenced dispatch read under the held thread lock (nullopt:
+  // not found). Stale epoch: supersedes (written) and returns the fenced error. Not owned /
+  // missing: the error, nothing written.
+  [[nodiscard]] Result<RunDispatch> owned_locked(const char* op, const Fence& fence, const std::optional<RunDispatch>& d,
+                                                 rdb::ThreadMeta& meta, std::int64_t now_ms);
+
+  // A dispatch read for a write: `lock` holds its thread's lock and `dispatch` is its record
+  // as of that lock (nullopt if it does not exist; then `lock` may hold nothing).
+  struct LockedDispatch {
+    std::unique_lock<std::mutex> lock;
+    std::optional<RunDispatch> dispatch;
+  };
+  // Reads the dispatch (which names its thread; a dispatch never changes thread), takes the
+  // thread's lock and reads it again only if a write committed under some thread lock since
+  // the first read, so the common case reads it once.
+  [[nodiscard]] Result<LockedDispatch> lock_dispatch(const std::string& dispatch_id);
 
   // A fenced transition: lock, check the fence, apply, write.
   [[nodiscard]] Result<RunDispatch> fenced(const char* op, const Fence& fence, std::int64_t now_ms,

@@ -6,8 +6,10 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
+#include <algorithm>
 #include <functional>
 
 namespace mbx {
@@ -65,7 +67,10 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::open(const RocksdbOptions& o
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
-  db_options.enable_pipelined_write = true;
+  // No pipelined writes: on 2 cores they cost unsynced writers from 2 to 32 threads half their
+  // rate or more (the WAL and memtable stages hand each write group over between threads) and
+  // gain nothing synced, where the fsync dominates (docs/benchmarks.md).
+  db_options.enable_pipelined_write = false;
   db_options.max_background_jobs = 2;
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.OptimizeLevelStyleCompaction(64 << 20);
@@ -80,6 +85,9 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::open(const RocksdbOptions& o
   for (std::size_t i = 0; i < rdb::kCfCount; ++i) {
     auto opts = cf_options;
     if (i == rdb::kCountersCf) opts.merge_operator = std::make_shared<AddOperator>();
+    // Index keys of one kind (their first byte) often grow in time order ('w', 'l', 't' lead with a time):
+    // a memtable insert starts from the last one of its kind (ignored by concurrent inserts).
+    if (i == rdb::kIndexCf) opts.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
     descriptors.emplace_back(rdb::kCfNames[i], opts);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -104,7 +112,7 @@ RocksdbStore::Impl::~Impl() {
 
 // ---- locks and reads ---------------------------------------------------------------------------
 
-std::mutex& RocksdbStore::Impl::thread_lock(std::string_view thread_id) {
+RocksdbStore::Impl::Stripe& RocksdbStore::Impl::stripe(std::string_view thread_id) {
   return thread_stripes[std::hash<std::string_view>{}(thread_id) % kThreadStripes];
 }
 
@@ -178,26 +186,56 @@ Result<void> RocksdbStore::Impl::scan(rdb::Cf c, const std::string& prefix,
   return {};
 }
 
-Result<std::optional<std::string>> RocksdbStore::Impl::thread_of(const std::string& dispatch_id) {
+Result<rdb::ThreadMeta> RocksdbStore::Impl::get_meta_locked(const std::string& thread_id) {
+  auto& metas = stripe(thread_id).metas;
+  if (const auto* cached = metas.find(thread_id)) return *cached;
+  auto meta = get_meta(thread_id);
+  if (meta) metas.put(thread_id, *meta);
+  return meta;
+}
+
+Result<RocksdbStore::Impl::LockedDispatch> RocksdbStore::Impl::lock_dispatch(const std::string& dispatch_id) {
+  const auto seen = locked_writes.load(std::memory_order_acquire);
   auto d = get_dispatch(dispatch_id);
   if (!d) return d.error();
-  if (!*d) return std::optional<std::string>{};
-  return std::optional<std::string>{(*d)->thread_id};
+  if (!*d) return LockedDispatch{};
+  LockedDispatch out{std::unique_lock<std::mutex>(thread_lock((*d)->thread_id)), std::move(*d)};
+  // Every write of the dispatch holds this lock and bumps locked_writes before releasing it.
+  // Unchanged count: no write of it committed after the read began, so the read is current.
+  if (locked_writes.load(std::memory_order_acquire) != seen) {
+    auto again = get_dispatch(dispatch_id);
+    if (!again) return again.error();
+    out.dispatch = std::move(*again);
+  }
+  return out;
 }
 
 // ---- staging -----------------------------------------------------------------------------------
 
 void RocksdbStore::Impl::stage_dispatch(rocksdb::WriteBatch& b, rdb::ThreadMeta& meta, const RunDispatch* before,
                                         const RunDispatch* after) {
+  // Only the difference is written: an entry both states own with the same value stays as
+  // it is (the 'd' and 'x' entries of most transitions), one whose value changed is
+  // overwritten, and the counters move only when the status does.
+  using Entries = std::vector<std::pair<std::string, std::string>>;
+  const Entries old_entries = before != nullptr ? dispatch_index_entries(*before) : Entries{};
+  const Entries new_entries = after != nullptr ? dispatch_index_entries(*after) : Entries{};
+  const auto find = [](const Entries& in, const std::string& key) {
+    return std::find_if(in.begin(), in.end(), [&](const auto& e) { return e.first == key; });
+  };
+  for (const auto& [k, v] : old_entries)
+    if (find(new_entries, k) == new_entries.end()) std::ignore = b.Delete(cf[rdb::kIndexCf], k);
+  for (const auto& [k, v] : new_entries)
+    if (auto old = find(old_entries, k); old == old_entries.end() || old->second != v)
+      std::ignore = b.Put(cf[rdb::kIndexCf], k, v);
+  const bool status_moves = before == nullptr || after == nullptr || before->status != after->status;
   if (before != nullptr) {
-    for (const auto& [k, v] : dispatch_index_entries(*before)) std::ignore = b.Delete(cf[rdb::kIndexCf], k);
-    std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::counter_key(before->status), delta(-1));
+    if (status_moves) std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::counter_key(before->status), delta(-1));
     if (before->status == DispatchStatus::queued) meta.queued -= 1;
     if (before->status == DispatchStatus::claimed && meta.claimed == before->dispatch_id) meta.claimed.clear();
   }
   if (after != nullptr) {
-    for (const auto& [k, v] : dispatch_index_entries(*after)) std::ignore = b.Put(cf[rdb::kIndexCf], k, v);
-    std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::counter_key(after->status), delta(1));
+    if (status_moves) std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::counter_key(after->status), delta(1));
     if (after->status == DispatchStatus::queued) meta.queued += 1;
     if (after->status == DispatchStatus::claimed) meta.claimed = after->dispatch_id;
     std::ignore = b.Put(cf[rdb::kDispatchesCf], after->dispatch_id, rdb::encode(*after));
@@ -209,14 +247,22 @@ void RocksdbStore::Impl::stage_dispatch(rocksdb::WriteBatch& b, rdb::ThreadMeta&
 void RocksdbStore::Impl::stage_meta(rocksdb::WriteBatch& b, const std::string& thread_id,
                                     const rdb::ThreadMeta& before, const rdb::ThreadMeta& after) {
   if (before == after) return;
+  stripe(thread_id).metas.erase(thread_id);  // cached again by commit_locked once written
   std::ignore = b.Put(cf[rdb::kThreadsCf], thread_id, rdb::encode(after));
   if (before.queued == 0 && after.queued > 0) std::ignore = b.Put(cf[rdb::kIndexCf], rdb::ready_key(thread_id), "");
   if (before.queued > 0 && after.queued == 0) std::ignore = b.Delete(cf[rdb::kIndexCf], rdb::ready_key(thread_id));
 }
 
-Result<void> RocksdbStore::Impl::commit(rocksdb::WriteBatch& b, std::string_view op) {
-  auto s = db->Write(write_options, &b);
-  if (!s.ok()) return to_error(s, op);
+Result<void> RocksdbStore::Impl::commit_locked(const std::string& thread_id, rocksdb::WriteBatch& b,
+                                               std::string_view op, const rdb::ThreadMeta* meta,
+                                               const rocksdb::WriteOptions* wo) {
+  auto s = db->Write(wo != nullptr ? *wo : write_options, &b);
+  locked_writes.fetch_add(1, std::memory_order_release);
+  if (!s.ok()) {
+    stripe(thread_id).metas.erase(thread_id);  // read the row again, whatever the failure left
+    return to_error(s, op);
+  }
+  if (meta != nullptr) stripe(thread_id).metas.put(thread_id, *meta);
   return {};
 }
 
@@ -229,19 +275,18 @@ Result<RunDispatch> RocksdbStore::Impl::transition_locked(const std::string& op,
   const auto meta_before = meta;
   stage_dispatch(b, meta, &before, &after);
   stage_meta(b, before.thread_id, meta_before, meta);
-  if (auto r = commit(b, op); !r) {
+  if (auto r = commit_locked(before.thread_id, b, op, &meta); !r) {
     meta = meta_before;
     return r.error();
   }
   return after;
 }
 
-Result<RunDispatch> RocksdbStore::Impl::owned_locked(const char* op, const Fence& fence, rdb::ThreadMeta& meta,
+Result<RunDispatch> RocksdbStore::Impl::owned_locked(const char* op, const Fence& fence,
+                                                     const std::optional<RunDispatch>& loaded, rdb::ThreadMeta& meta,
                                                      std::int64_t now_ms) {
-  auto loaded = get_dispatch(fence.dispatch_id);
-  if (!loaded) return loaded.error();
-  if (!*loaded) return not_found_error(std::string(op) + ": dispatch '" + fence.dispatch_id + "' not found");
-  const RunDispatch& d = **loaded;
+  if (!loaded) return not_found_error(std::string(op) + ": dispatch '" + fence.dispatch_id + "' not found");
+  const RunDispatch& d = *loaded;
   switch (detail::check_fence(d, fence, meta.epoch)) {
     case detail::FenceVerdict::owned: return d;
     case detail::FenceVerdict::stale_epoch: {
@@ -262,13 +307,12 @@ Result<RunDispatch> RocksdbStore::Impl::owned_locked(const char* op, const Fence
 
 Result<RunDispatch> RocksdbStore::Impl::fenced(const char* op, const Fence& fence, std::int64_t now_ms,
                                                const std::function<Result<void>(RunDispatch&)>& apply) {
-  auto thread = thread_of(fence.dispatch_id);
-  if (!thread) return thread.error();
-  if (!*thread) return not_found_error(std::string(op) + ": dispatch '" + fence.dispatch_id + "' not found");
-  std::lock_guard<std::mutex> lock(thread_lock(**thread));
-  auto meta = get_meta(**thread);
+  auto locked = lock_dispatch(fence.dispatch_id);
+  if (!locked) return locked.error();
+  if (!locked->dispatch) return not_found_error(std::string(op) + ": dispatch '" + fence.dispatch_id + "' not found");
+  auto meta = get_meta_locked(locked->dispatch->thread_id);
   if (!meta) return meta.error();
-  auto d = owned_locked(op, fence, *meta, now_ms);
+  auto d = owned_locked(op, fence, locked->dispatch, *meta, now_ms);
   if (!d) return d.error();
   return transition_locked(
       op, *d, *meta, [&](const RunDispatch&, const rdb::ThreadMeta&, RunDispatch& after) { return apply(after); },
