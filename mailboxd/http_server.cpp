@@ -176,6 +176,18 @@ void HttpServer::serve(const std::shared_ptr<Connection>& c) {
         res.prepare_payload();
         arm();
         http::write(c->socket, res, ec);
+        // Lingering close: a client still sending its (refused) body would get a reset instead
+        // of our answer; drain what it sends for a moment before closing.
+        beast::error_code ignored;
+        c->socket.shutdown(tcp::socket::shutdown_send, ignored);
+        c->deadline_ms.store(steady_ms() + 1000);
+        char sink[16384];
+        std::size_t drained = 0;
+        while (drained < 8 * limits_.max_body_bytes) {
+          const std::size_t n = c->socket.read_some(asio::buffer(sink), ignored);
+          if (ignored || n == 0) break;
+          drained += n;
+        }
       }
       return;  // closed, reset, timed out, or answered
     }
