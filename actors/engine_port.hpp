@@ -36,6 +36,9 @@ public:
   [[nodiscard]] virtual ReadyThreads ready_threads() = 0;
   // Purges terminal dispatches and event logs past the TTL, and expired idempotency keys.
   virtual void collect_garbage() = 0;
+  // The thread's worker has stopped: drop what was cached for it. Never blocks (no I/O), so
+  // the supervisor calls it from its handler.
+  virtual void thread_idle(const std::string& thread_id) = 0;
 };
 
 }  // namespace mbx

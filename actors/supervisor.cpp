@@ -65,6 +65,7 @@ caf::behavior supervisor(Self* self, EngineRefs refs) {
         if (it == self->state.workers.end() || it->second.routed != routed) return;  // more work is on its way
         self->send(it->second.handle, stop_atom::value);
         self->state.workers.erase(it);
+        refs.port->thread_idle(thread_id);
       },
       [=](wake_atom) {
         if (self->state.wake_armed && *self->state.wake_armed <= std::chrono::steady_clock::now())

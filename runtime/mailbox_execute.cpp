@@ -52,16 +52,11 @@ public:
   const RunDispatch& dispatch() const override { return run_->dispatch; }
 
   Result<const ThreadContext*> thread() override {
-    if (!thread_) {
-      auto history = engine_.store().load_committed_messages(run_->dispatch.thread_id, 1, 0);
-      if (!history) return history.error();
-      ThreadContext ctx;
-      ctx.thread_id = run_->dispatch.thread_id;
-      ctx.version = history->empty() ? 0 : history->back().seq;
-      ctx.messages = std::move(*history);
-      thread_ = std::move(ctx);
-    }
-    return &*thread_;
+    // The thread's cached context, brought up to date (only newer messages are read).
+    auto ctx = engine_.thread_context(run_->dispatch.thread_id);
+    if (!ctx) return ctx.error();
+    thread_ = std::move(*ctx);
+    return thread_.get();
   }
 
   Result<AgentEvent> emit(AgentEvent event) override {
@@ -112,7 +107,7 @@ private:
   std::shared_ptr<detail::ActiveRun> run_;
   RunActivation activation_;
   RunRecord record_;
-  std::optional<ThreadContext> thread_;
+  std::shared_ptr<const ThreadContext> thread_;  // keeps the returned snapshot alive
 };
 
 // -- claims ------------------------------------------------------------------------------------
@@ -300,6 +295,7 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
   const RunDispatch& d = run->dispatch;
   const Fence& fence = run->fence;
   const double runtime_s = static_cast<double>(now_ms() - started_ms) / 1000.0;
+  run->ending.store(true);
   const auto reason = run->cancel_reason();
   if (reason == detail::CancelReason::lease_lost) {
     metrics_.run_finished("lease_lost", runtime_s);
@@ -453,7 +449,7 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
 
 void Mailbox::Engine::renew_leases() {
   for (const auto& run : active_snapshot()) {
-    if (run->phase() == detail::RunPhase::stopped) continue;
+    if (run->phase() == detail::RunPhase::stopped || run->ending.load()) continue;
     const std::int64_t lease = run->suspended.load() ? config_.suspended_lease_ms : config_.lease_ms;
     const std::int64_t now = now_ms();
     auto extended = store_.extend_lease(run->fence, lease, now);
@@ -462,6 +458,7 @@ void Mailbox::Engine::renew_leases() {
       metrics_.lease_renewed();
       continue;
     }
+    if (run->ending.load()) continue;  // acked or released meanwhile: not a loss
     const bool lost = extended.error().code == Errc::fenced || extended.error().code == Errc::not_found ||
                       now > run->lease_until_ms.load();
     if (!lost) {

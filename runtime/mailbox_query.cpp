@@ -24,6 +24,33 @@ Result<std::optional<RunRecord>> Mailbox::Engine::active_run(const std::string& 
   return store_.load_run(run_id);
 }
 
+Result<std::shared_ptr<const ThreadContext>> Mailbox::Engine::thread_context(const std::string& thread_id) {
+  std::shared_ptr<const ThreadContext> cached;
+  {
+    std::lock_guard<std::mutex> lock(contexts_mu_);
+    if (auto it = contexts_.find(thread_id); it != contexts_.end()) cached = it->second;
+  }
+  const std::uint64_t from = cached ? cached->version + 1 : 1;
+  auto newer = store_.load_committed_messages(thread_id, from, 0);
+  if (!newer) return newer.error();
+  if (cached && newer->empty()) return cached;
+  auto fresh = std::make_shared<ThreadContext>();
+  fresh->thread_id = thread_id;
+  if (cached) fresh->messages = cached->messages;  // the log only grows: keep what was read
+  for (auto& r : *newer) fresh->messages.push_back(std::move(r));
+  fresh->version = fresh->messages.empty() ? 0 : fresh->messages.back().seq;
+  std::shared_ptr<const ThreadContext> result = fresh;
+  std::lock_guard<std::mutex> lock(contexts_mu_);
+  auto& slot = contexts_[thread_id];
+  if (!slot || slot->version < result->version) slot = result;
+  return result;
+}
+
+void Mailbox::Engine::thread_idle(const std::string& thread_id) {
+  std::lock_guard<std::mutex> lock(contexts_mu_);
+  contexts_.erase(thread_id);
+}
+
 std::string Mailbox::Engine::metrics_text() {
   std::map<std::string, std::uint64_t> depth;
   if (auto counts = store_.count_dispatches_by_status(); counts)

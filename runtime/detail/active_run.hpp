@@ -43,6 +43,7 @@ public:
   std::atomic<bool> suspended{false};        // a tool call waits for a human: suspended lease
   std::atomic<std::int64_t> lease_until_ms;  // last granted lease
   std::string instance_id;                   // set by the run thread before it records the start
+  std::atomic<bool> ending{false};           // its end is being written: renewals stop, a refusal is no loss
 
   // The first reason wins; wakes wait_for_cancel. Returns false if a reason was already set.
   bool request_cancel(CancelReason reason);

@@ -61,6 +61,12 @@ public:
   std::vector<std::string> sweep() override;
   ReadyThreads ready_threads() override;
   void collect_garbage() override;
+  void thread_idle(const std::string& thread_id) override;
+
+  // The ThreadContext cache of the threads whose worker is alive: the committed history as
+  // last read, refreshed by reading only the messages after its version. The store stays the
+  // authority; an entry lives as long as the thread's worker (dropped in thread_idle).
+  Result<std::shared_ptr<const ThreadContext>> thread_context(const std::string& thread_id);
 
   Store& store() { return store_; }
   const MailboxConfig& config() const { return config_; }
@@ -155,6 +161,9 @@ private:
   std::array<std::mutex, 64> durable_locks_;  // durable message ids and decisions, by run id
   std::mutex idempotency_mu_;
   std::unordered_map<std::string, IdempotencyEntry> idempotency_;  // Guarded by idempotency_mu_.
+
+  std::mutex contexts_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const ThreadContext>> contexts_;  // Guarded by contexts_mu_.
 
   std::unique_ptr<BlockingPool> io_pool_;
   std::unique_ptr<BlockingPool> run_pool_;

@@ -313,6 +313,25 @@ TEST_F(MailboxSubmitTest, MetricsCountStoreOperationsAndRunOutcomes) {
             std::string::npos);
 }
 
+TEST_F(MailboxSubmitTest, TheThreadContextSeesTheWholeCommittedHistoryEveryRun) {
+  start();
+  std::vector<std::string> runs;
+  for (const char* text : {"echo a", "history", "echo b", "history"}) {  // one after the other
+    auto r = mailbox_->submit_background(request("t1", text));
+    ASSERT_TRUE(r) << describe(r.error());
+    runs.push_back(r->run_id);
+    ASSERT_TRUE(eventually([&] { return run_done(store_, r->run_id); }));
+  }
+  // Before each history run: the user message of every earlier run, the answers, its own input.
+  EXPECT_EQ(run_of(store_, runs[1])->final_output, "history 3 v3");
+  EXPECT_EQ(run_of(store_, runs[3])->final_output, "history 7 v7");
+  ASSERT_TRUE(eventually([&] { return mailbox_->stats().workers == 0; }));  // the cache went with the worker
+  auto again = mailbox_->submit_background(request("t1", "history"));
+  ASSERT_TRUE(again);
+  ASSERT_TRUE(eventually([&] { return run_done(store_, again->run_id); }));
+  EXPECT_EQ(run_of(store_, again->run_id)->final_output, "history 9 v9");
+}
+
 TEST_F(MailboxSubmitTest, IdleWorkersStopSoIdleThreadsCostNothing) {
   start();
   std::vector<std::string> runs;

@@ -134,6 +134,16 @@ ExecutionResult ScriptedExecutor::execute(RunContext& ctx) {
     return echo(ctx, "no live input");
   }
   if (script == "throw") throw std::runtime_error("scripted failure");
+  if (script == "history") {
+    auto thread = ctx.thread();
+    if (!thread) {
+      r.status = ExecutionStatus::permanent_error;
+      r.error = thread.error().message;
+      return r;
+    }
+    return echo(ctx, "history " + std::to_string((*thread)->messages.size()) + " v" +
+                         std::to_string((*thread)->version));
+  }
   return echo(ctx, act.messages.empty() ? std::string() : act.messages.front().content);
 }
 

@@ -36,6 +36,7 @@ public:
   //   permanent           a permanent error
   //   steer               waits (at most 5 s) for live input and echoes it
   //   throw               throws std::runtime_error
+  //   history             answers "history <messages> v<version>" from RunContext::thread()
   ExecutionResult execute(RunContext& ctx) override;
 
   std::vector<Execution> executions() const;
