@@ -187,6 +187,28 @@ TEST_F(NodeE2eTest, AForegroundSubmitInterruptsAStreamingRun) {
   EXPECT_EQ(parse(newer.back().data).at("termination").at("kind").as_string(), "natural_end");
 }
 
+TEST_F(NodeE2eTest, RunInputsSteerALiveRunAndRunCancelStopsOne) {
+  json::array waits{json::object{{"sleep_ms", 20000}}};
+  // A run that sleeps until cancelled: cancelled through its run route.
+  auto slow = post("/v1/threads/c1/messages", body_with(script(waits), "scripted"), 201);
+  const std::string slow_id(slow.at("run_id").as_string());
+  ASSERT_TRUE(wait_run(slow_id, "running"));
+  auto cancelled = post("/v1/runs/" + slow_id + "/cancel", "", 200);
+  EXPECT_EQ(cancelled.at("cancelled_run_id").as_string(), slow_id);
+  ASSERT_TRUE(wait_run(slow_id, "done"));
+  EXPECT_EQ(get("/v1/runs/" + slow_id).at("termination_reason").at("kind").as_string(), "cancelled");
+  // Input for a run that is not running any more is queued as a new run.
+  // (The new run keeps the thread's agent, scripted, so the input is a script.)
+  auto later = post("/v1/runs/" + slow_id + "/inputs",
+                    body_with(script(json::array{json::object{{"text", "after the cancel"}}}), "scripted"), 202);
+  EXPECT_FALSE(later.at("delivered_live").as_bool());
+  const std::string later_id(later.at("run_id").as_string());
+  ASSERT_TRUE(wait_run(later_id, "done"));
+  EXPECT_EQ(get("/v1/runs/" + later_id).at("final_output").as_string(), "after the cancel");
+  post("/v1/runs/no-such-run/inputs", body_with("x", "echo"), 404);
+  post("/v1/runs/no-such-run/cancel", "", 404);
+}
+
 TEST_F(NodeE2eTest, BadInputAndBadClientsNeverStopTheNode) {
   struct Case {
     std::string method, target, body;
