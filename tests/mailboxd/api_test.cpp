@@ -63,8 +63,8 @@ TEST_F(ApiTest, PostMessagesStartsAForegroundRunAndRunsCanBeRead) {
   EXPECT_EQ(body_of(runs).at("total").as_int64(), 1);
   EXPECT_EQ(call("GET", "/v1/threads/t1/runs/latest").response.status, 200);
   EXPECT_EQ(call("GET", "/v1/threads/t1/runs/active").response.status, 404);
-  auto d = call("GET", "/v1/dispatches/" + std::string(v.at("dispatch_id").as_string()));
-  EXPECT_EQ(body_of(d).at("status").as_string(), "acked");
+  const std::string dispatch_target = "/v1/dispatches/" + std::string(v.at("dispatch_id").as_string());
+  EXPECT_TRUE(eventually([&] { return body_of(call("GET", dispatch_target)).at("status").as_string() == "acked"; }));
 }
 
 TEST_F(ApiTest, StreamTrueAnswersWithTheRunsEvents) {

@@ -106,6 +106,8 @@ TEST_F(NodeE2eTest, EveryRouteAnswers) {
   const std::string dispatch_id(started.at("dispatch_id").as_string());
   ASSERT_TRUE(wait_run(run_id, "done"));
   EXPECT_EQ(get("/v1/runs/" + run_id).at("final_output").as_string(), "hello node");
+  for (int i = 0; i < 500 && get("/v1/dispatches/" + dispatch_id).at("status").as_string() != "acked"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the ack is the run's last write
   EXPECT_EQ(get("/v1/dispatches/" + dispatch_id).at("status").as_string(), "acked");
   EXPECT_EQ(get("/v1/threads/t1/messages").at("messages").as_array().size(), 2u);
   EXPECT_EQ(get("/v1/threads/t1/runs").at("total").as_int64(), 1);

@@ -25,7 +25,7 @@ TEST_F(MailboxLifecycleTest, HitlSuspendsThenADecisionResumesTheSameRun) {
     return r && r->status == RunStatus::waiting;
   }));
   EXPECT_EQ(events.back().termination->kind, TerminationKind::suspended);
-  EXPECT_EQ(status_of(store_, s->result.dispatch_id), DispatchStatus::acked);
+  EXPECT_TRUE(eventually([&] { return status_of(store_, s->result.dispatch_id) == DispatchStatus::acked; }));
   auto waiting = run_of(store_, s->result.run_id);
   ASSERT_TRUE(waiting->is_resumable_waiting());
   EXPECT_EQ(waiting->waiting->tickets.front().tool_call_id, "approve-1");
