@@ -1,5 +1,7 @@
 #include "agents/exec_agent.hpp"
 
+#include "agents/detail/execution_failure.hpp"
+
 #include "messages/json/json_codec.hpp"
 
 #include <boost/json/parse.hpp>
@@ -33,18 +35,7 @@ constexpr int kPollMs = 20;                          // cancellation latency
 constexpr auto kDrainAfterExit = std::chrono::milliseconds(500);  // grandchildren holding the pipes
 constexpr std::size_t kMaxStderrLine = 64 * 1024;
 
-ExecutionResult failed(ExecutionStatus status, std::string message) {
-  ExecutionResult r;
-  r.status = status;
-  r.error = std::move(message);
-  return r;
-}
-
-ExecutionResult failed(const Error& e) {
-  // A lost claim or a store hiccup is worth a retry; anything else will not get better.
-  const bool transient = e.code == Errc::fenced || e.code == Errc::store || e.code == Errc::conflict;
-  return failed(transient ? ExecutionStatus::transient_error : ExecutionStatus::permanent_error, describe(e));
-}
+using detail::failed;
 
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);

@@ -1,5 +1,7 @@
 #include "agents/scripted_agent.hpp"
 
+#include "agents/detail/execution_failure.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -15,18 +17,7 @@ namespace json = boost::json;
 
 constexpr std::size_t kMaxScriptBytes = 4 * 1024 * 1024;
 
-ExecutionResult failed(ExecutionStatus status, std::string message) {
-  ExecutionResult r;
-  r.status = status;
-  r.error = std::move(message);
-  return r;
-}
-
-ExecutionResult failed(const Error& e) {
-  // A lost claim or a store hiccup is worth a retry; anything else will not get better.
-  const bool transient = e.code == Errc::fenced || e.code == Errc::store || e.code == Errc::conflict;
-  return failed(transient ? ExecutionStatus::transient_error : ExecutionStatus::permanent_error, describe(e));
-}
+using detail::failed;
 
 std::string kind_of(const json::value& v) {
   switch (v.kind()) {

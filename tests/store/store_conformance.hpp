@@ -135,6 +135,14 @@ template <class T>
 
 template <class Factory>
 class StoreConformance : public ::testing::Test {
+public:
+  // The id of the thread's latest run, or "none".
+  std::string latest_run_id(const std::string& thread_id) {
+    auto r = store().latest_run(thread_id);
+    if (!r || !*r) return "none";
+    return (*r)->run_id;
+  }
+
 protected:
   using Loc = std::source_location;
 
@@ -1964,11 +1972,7 @@ TYPED_TEST_P(StoreConformance, LoadMessageRecordsRangeIsInclusiveAndClipped) {
 
 TYPED_TEST_P(StoreConformance, LatestRunIsTheGreatestUpdatedAtWrittenLast) {
   auto& s = this->store();
-  auto latest_id = [&]() -> std::string {
-    auto r = s.latest_run("t-1");
-    if (!r || !*r) return "none";
-    return (*r)->run_id;
-  };
+  auto latest_id = [&] { return this->latest_run_id("t-1"); };
   this->commit({}, std::nullopt, make_run("r-1", "t-1", RunStatus::created, kT0s, kT0s + 100));
   EXPECT_EQ(latest_id(), "r-1");
   this->commit({}, std::nullopt, make_run("r-2", "t-1", RunStatus::created, kT0s, kT0s + 50));
@@ -1985,12 +1989,7 @@ TYPED_TEST_P(StoreConformance, LatestRunIsTheGreatestUpdatedAtWrittenLast) {
 }
 
 TYPED_TEST_P(StoreConformance, LatestRunMovesToAnotherRunWhenTheLatestIsRewrittenOlder) {
-  auto& s = this->store();
-  auto latest_id = [&]() -> std::string {
-    auto r = s.latest_run("t-1");
-    if (!r || !*r) return "none";
-    return (*r)->run_id;
-  };
+  auto latest_id = [&] { return this->latest_run_id("t-1"); };
   this->commit({}, std::nullopt, make_run("r-1", "t-1", RunStatus::created, kT0s, kT0s + 100));
   this->commit({}, std::nullopt, make_run("r-2", "t-1", RunStatus::created, kT0s, kT0s + 90));
   EXPECT_EQ(latest_id(), "r-1");
