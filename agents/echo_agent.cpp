@@ -57,6 +57,7 @@ ExecutionResult EchoAgent::execute(RunContext& ctx) {
   }
   if (!text.empty()) {
     Message reply;
+    reply.id = ctx.dispatch().dispatch_id + "/reply";  // a retried attempt never answers twice
     reply.role = Role::assistant;
     reply.content = text;
     if (auto committed = ctx.commit_messages({std::move(reply)}); !committed) return failed(committed.error());

@@ -190,6 +190,7 @@ public:
     }
     if (!text_.empty()) {
       Message reply;
+      reply.id = ctx_.dispatch().dispatch_id + "/reply";  // a retried attempt never answers twice
       reply.role = Role::assistant;
       reply.content = text_;
       if (auto c = ctx_.commit_messages({std::move(reply)}); !c) return failed(c.error());

@@ -60,6 +60,11 @@ public:
   [[nodiscard]] virtual Result<AgentEvent> emit(AgentEvent event) = 0;
   // Appends messages the run produced (assistant text, tool calls, tool results) to the
   // committed history, fenced and versioned. Returns the thread's new version.
+  // Idempotent by message id across attempts of one dispatch: a retried attempt (after a crash
+  // or a lost lease) that commits a message whose id an earlier attempt of this run already
+  // committed writes nothing for it. An agent that derives its ids from the dispatch (for
+  // example `dispatch().dispatch_id + "/reply"`) therefore never answers twice. An id already
+  // used by another run is a validation error.
   [[nodiscard]] virtual Result<std::uint64_t> commit_messages(std::vector<Message> messages) = 0;
 
   [[nodiscard]] virtual bool cancelled() const = 0;

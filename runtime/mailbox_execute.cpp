@@ -70,6 +70,13 @@ public:
       if (!m.metadata.run_id) m.metadata.run_id = run_->dispatch.run_id;
     std::lock_guard<std::mutex> lock(run_->write_mu);
     const auto& thread_id = run_->dispatch.thread_id;
+    if (run_->dispatch.attempt_count > 0) {
+      // Only a retried attempt can meet messages an earlier attempt already committed.
+      auto fresh = drop_committed_by_this_run(std::move(messages));
+      if (!fresh) return fresh.error();
+      messages = std::move(*fresh);
+      if (messages.empty()) return engine_.store().committed_version(thread_id);
+    }
     for (std::uint32_t attempt = 0; attempt < engine_.config().append_retries; ++attempt) {
       auto version = engine_.store().committed_version(thread_id);
       if (!version) return version.error();
@@ -90,6 +97,22 @@ public:
       if (committed.error().code != Errc::conflict) return committed.error();
     }
     return internal_error("commit_messages exhausted its retries under version conflict");
+  }
+
+  Result<std::vector<Message>> drop_committed_by_this_run(std::vector<Message> messages) {
+    std::vector<Message> fresh;
+    for (auto& m : messages) {
+      auto existing = engine_.store().load_message_record(run_->dispatch.thread_id, m.id);
+      if (!existing) return existing.error();
+      if (!*existing) {
+        fresh.push_back(std::move(m));
+        continue;
+      }
+      const auto& by = (*existing)->message.metadata.run_id;
+      if (by != run_->dispatch.run_id)
+        return validation_error("message id " + m.id + " is already committed by another run");
+    }
+    return fresh;
   }
 
   bool cancelled() const override { return run_->cancel_reason() != detail::CancelReason::none; }
@@ -177,7 +200,17 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
     std::ignore = store_.dead_letter(fence, "run record missing", now_ms());  // nothing else can be done
     return;
   }
-  if ((*loaded)->status == RunStatus::done) {
+  const RunRecord& stored = **loaded;
+  const bool ended_by_this_dispatch =
+      (stored.status == RunStatus::done && stored.dispatch_id == d.dispatch_id) ||
+      (stored.status == RunStatus::waiting && stored.waiting && stored.waiting->since_dispatch_id == d.dispatch_id);
+  if (ended_by_this_dispatch) {
+    // A previous attempt of this dispatch wrote the run's end and died before its ack: the
+    // work is done; release the dispatch as that attempt would have, and run nothing again.
+    release_recorded_end(run, stored);
+    return;
+  }
+  if (stored.status == RunStatus::done) {
     spdlog::info("dispatch {}: run {} has already finished; superseded", d.dispatch_id, d.run_id);
     std::ignore = store_.supersede_claimed(fence, now_ms(), "run already finished");  // fenced: already gone
     return;
@@ -275,6 +308,28 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
     if (!followup) spdlog::warn("thread {}: follow-up run for live input failed: {}", d.thread_id,
                                 describe(followup.error()));
   }
+}
+
+void Mailbox::Engine::release_recorded_end(const ActiveRunPtr& run, const RunRecord& record) {
+  const RunDispatch& d = run->dispatch;
+  const TerminationReason termination = record.termination_reason.value_or(TerminationReason{});
+  RunDispatchResult result;
+  result.run_id = d.run_id;
+  result.dispatch_instance_id = d.dispatch_instance_id.value_or("");
+  result.status = record.status;
+  result.termination = termination;
+  result.response = record.final_output;
+  if (termination.kind == TerminationKind::error) result.error = termination.detail;
+  std::ignore = store_.record_run_result(run->fence, result, now_ms());  // advisory projection
+  auto released = termination.kind == TerminationKind::error
+                      ? store_.dead_letter(run->fence, termination.detail, now_ms())
+                      : store_.ack(run->fence, now_ms());
+  if (!released) {
+    spdlog::warn("dispatch {}: release of the recorded end failed: {}", d.dispatch_id, describe(released.error()));
+    return;
+  }
+  spdlog::info("dispatch {}: run {} had already ended ({}); released without running again", d.dispatch_id,
+               d.run_id, record.status == RunStatus::waiting ? "waiting" : "done");
 }
 
 void Mailbox::Engine::release_for_shutdown(const ActiveRunPtr& run) {

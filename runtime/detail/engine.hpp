@@ -139,6 +139,8 @@ private:
   void end_attempt(const ActiveRunPtr& run, const ExecutionResult& result, std::int64_t started_ms);
   void reconcile_after_fence(const ActiveRunPtr& run);
   void release_for_shutdown(const ActiveRunPtr& run);
+  // The run's end was recorded by an earlier attempt of this dispatch that died before its ack.
+  void release_recorded_end(const ActiveRunPtr& run, const RunRecord& record);
 
   Store& user_store_;
   Metrics metrics_;

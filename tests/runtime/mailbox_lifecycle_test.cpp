@@ -158,6 +158,67 @@ TEST_F(MailboxLifecycleTest, ALostLeaseCancelsTheRunWithoutAckAndTheRetryRepairs
   EXPECT_EQ(results, 1);  // the first attempt's tool call got exactly one (synthetic) result
 }
 
+// A node that dies at one chosen write: the write is not made and the node does nothing more
+// for that run (its lease then runs out, as a killed node's would).
+class DyingStore final : public InstrumentedStore {
+public:
+  DyingStore(Store& inner, Metrics& m) : InstrumentedStore(inner, m) {}
+  Result<std::uint64_t> commit_run_append(const std::string& thread_id, const std::vector<Message>& messages,
+                                          std::optional<std::uint64_t> expected_version, const RunRecord& record,
+                                          const Fence* fence, std::int64_t now_ms) override {
+    if (record.status == RunStatus::done && die_at_run_end.exchange(false))
+      return store_error("simulated crash before the run's end was written");
+    return InstrumentedStore::commit_run_append(thread_id, messages, expected_version, record, fence, now_ms);
+  }
+  Result<RunDispatch> ack(const Fence& fence, std::int64_t now_ms) override {
+    if (die_at_ack.exchange(false)) return store_error("simulated crash before the ack");
+    return InstrumentedStore::ack(fence, now_ms);
+  }
+  std::atomic<bool> die_at_run_end{false};
+  std::atomic<bool> die_at_ack{false};
+};
+
+int answers_of(Store& store, const std::string& thread_id, const std::string& run_id) {
+  int n = 0;
+  for (const auto& r : *store.load_committed_messages(thread_id, 1, 0))
+    n += r.message.role == Role::assistant && r.message.metadata.run_id == run_id ? 1 : 0;
+  return n;
+}
+
+TEST_F(MailboxLifecycleTest, ARetryAfterACrashBetweenTheAnswerAndTheRunsEndNeverAnswersTwice) {
+  Metrics m;
+  DyingStore dying(store_, m);
+  auto config = fast_config();
+  config.lease_ms = 400;
+  start(config, &dying);
+  dying.die_at_run_end = true;
+  auto s = mailbox_->submit_background(request("t1", "echo only once"));
+  ASSERT_TRUE(s);
+  // The answer is committed, the end is not; the lease runs out and the retry runs the agent again.
+  ASSERT_TRUE(eventually([&] { return status_of(store_, s->dispatch_id) == DispatchStatus::acked; }, 10s));
+  EXPECT_EQ(executor_.count(s->run_id), 2u);
+  EXPECT_EQ((*store_.load_dispatch(s->dispatch_id))->attempt_count, 1u);
+  EXPECT_EQ(answers_of(store_, "t1", s->run_id), 1);  // the retry's commit of the same reply id wrote nothing
+  EXPECT_EQ(run_of(store_, s->run_id)->final_output, "only once");
+  mailbox_->stop();  // before `dying` goes away
+}
+
+TEST_F(MailboxLifecycleTest, ACrashBetweenTheRunsEndAndItsAckAcksWithoutRunningAgain) {
+  Metrics m;
+  DyingStore dying(store_, m);
+  auto config = fast_config();
+  config.lease_ms = 400;
+  start(config, &dying);
+  dying.die_at_ack = true;
+  auto s = mailbox_->submit_background(request("t1", "echo done before the crash"));
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(eventually([&] { return status_of(store_, s->dispatch_id) == DispatchStatus::acked; }, 10s));
+  EXPECT_EQ(executor_.count(s->run_id), 1u);  // the reclaimed dispatch found its run ended by itself
+  EXPECT_EQ((*store_.load_dispatch(s->dispatch_id))->attempt_count, 1u);
+  EXPECT_EQ(answers_of(store_, "t1", s->run_id), 1);
+  mailbox_->stop();
+}
+
 TEST_F(MailboxLifecycleTest, TransientErrorsAreRetriedWithBackoffThenDeadLettered) {
   start();
   auto s = mailbox_->submit_background(request("t1", "transient"));

@@ -42,7 +42,9 @@ AgentEvent delta(const std::string& text) {
 
 ExecutionResult ScriptedExecutor::echo(RunContext& ctx, const std::string& text) {
   std::ignore = ctx.emit(delta(text));  // a fenced emit surfaces in the engine's end write
-  auto committed = ctx.commit_messages({assistant(text)});
+  Message reply = assistant(text);
+  reply.id = ctx.dispatch().dispatch_id + "/reply";  // like a well-behaved agent: a retry never answers twice
+  auto committed = ctx.commit_messages({std::move(reply)});
   ExecutionResult r;
   if (!committed) {
     r.status = ExecutionStatus::permanent_error;
