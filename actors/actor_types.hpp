@@ -4,6 +4,7 @@
 //
 //   supervisor    (dispatch_next_atom, thread) | (run_atom, RunDispatch) | (idle_atom, thread, routed)
 //                 | (wake_atom) | (wake_atom, in_ms) | (status_atom) -> uint64 workers
+//                 | (interrupt_atom, thread, reason) -> InterruptOutcome or a "mailbox" caf::error
 //   thread_worker (dispatch_next_atom) | (run_atom, RunDispatch) | (claimed_atom[, RunDispatch])
 //                 | (finished_atom, dispatch_id) | (stop_atom) | (status_atom) -> string
 //   lease_keeper  (tick_atom) every renewal interval; renewals run on the leases pool
@@ -26,6 +27,7 @@ struct EngineRefs {
   BlockingPool* runs = nullptr;  // agent runs (each blocks a thread of this pool while it runs)
   BlockingPool* leases = nullptr;       // lease renewals only (one thread)
   BlockingPool* maintenance = nullptr;  // sweeps and garbage collection (one thread)
+  BlockingPool* interrupts = nullptr;   // interrupts: a synced write, then the wait for the old run
 };
 
 struct EngineIntervals {

@@ -28,6 +28,11 @@ public:
   // Runs a claimed, registered dispatch to its end: re-check ownership, record the start, run
   // the executor, record the result, ack / nack / dead-letter. Returns when it has stopped.
   virtual void execute(const RunDispatch& claimed) = 0;
+  // Interrupts the thread: bumps its epoch and supersedes its queued dispatches (closing their
+  // runs with `supersede_reason`), cancels its active run and waits until it has stopped.
+  // Errc::conflict when the active run did not stop within the cancel wait.
+  [[nodiscard]] virtual Result<InterruptOutcome> interrupt(const std::string& thread_id,
+                                                           const std::string& supersede_reason) = 0;
   // Extends the lease of every active run; a run whose extension is refused is cancelled.
   virtual void renew_leases() = 0;
   // Reclaims expired leases (finishing the runs of dead-lettered ones); returns the threads

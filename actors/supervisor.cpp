@@ -46,6 +46,38 @@ void scan(Self* self, const EngineRefs& refs) {
   if (!posted) self->state.scanning = false;
 }
 
+// Runs the front interrupt of the thread on the interrupts pool; its outcome comes back as
+// (interrupt_atom, finished_atom, thread, InterruptOutcome | Error).
+void start_interrupt(Self* self, const EngineRefs& refs, const std::string& thread_id) {
+  auto& queue = self->state.interrupts[thread_id];
+  auto me = caf::actor_cast<caf::actor>(self);
+  EnginePort* port = refs.port;
+  const bool posted = refs.interrupts->post([me, port, thread_id, reason = queue.front().supersede_reason] {
+    auto outcome = port->interrupt(thread_id, reason);
+    if (outcome)
+      caf::anon_send(me, interrupt_atom::value, finished_atom::value, thread_id, *outcome);
+    else
+      caf::anon_send(me, interrupt_atom::value, finished_atom::value, thread_id, outcome.error());
+  });
+  if (posted) return;
+  // Stopping: no interrupt runs any more; everyone waiting gets an answer now.
+  for (auto& pending : queue) pending.promise.deliver(make_error(Errc::conflict, "the mailbox is stopping"));
+  self->state.interrupts.erase(thread_id);
+}
+
+// The front interrupt of the thread ended: answer it and start the next one.
+template <class Answer>
+void finish_interrupt(Self* self, const EngineRefs& refs, const std::string& thread_id, Answer answer) {
+  auto it = self->state.interrupts.find(thread_id);
+  if (it == self->state.interrupts.end() || it->second.empty()) return;
+  it->second.front().promise.deliver(std::move(answer));
+  it->second.pop_front();
+  if (it->second.empty())
+    self->state.interrupts.erase(it);
+  else
+    start_interrupt(self, refs, thread_id);
+}
+
 }  // namespace
 
 caf::behavior supervisor(Self* self, EngineRefs refs) {
@@ -80,6 +112,19 @@ caf::behavior supervisor(Self* self, EngineRefs refs) {
           self->state.rescan = false;
           scan(self, refs);
         }
+      },
+      [=](interrupt_atom, const std::string& thread_id, const std::string& supersede_reason) {
+        auto promise = self->make_response_promise();
+        auto& queue = self->state.interrupts[thread_id];
+        queue.push_back(SupervisorState::PendingInterrupt{supersede_reason, promise});
+        if (queue.size() == 1) start_interrupt(self, refs, thread_id);
+        return promise;
+      },
+      [=](interrupt_atom, finished_atom, const std::string& thread_id, const InterruptOutcome& outcome) {
+        finish_interrupt(self, refs, thread_id, outcome);
+      },
+      [=](interrupt_atom, finished_atom, const std::string& thread_id, const Error& error) {
+        finish_interrupt(self, refs, thread_id, to_caf_error(error));
       },
       [=](status_atom) { return static_cast<std::uint64_t>(self->state.workers.size()); },
   };

@@ -1,14 +1,19 @@
 // supervisor: routes every thread's work to that thread's worker (spawning it on demand,
-// stopping it when idle, so idle threads cost no memory) and wakes threads whose delayed work
-// (nack backoff, the inline-claim guard) has become claimable: after each scan of the store
-// it arms a timer for the next available_at. Never blocks: scans run on the io pool.
+// stopping it when idle, so idle threads cost no memory), performs interrupts (supersede the
+// thread's queued work, cancel its active run, answer when that run has stopped), and wakes
+// threads whose delayed work (nack backoff, the inline-claim guard) has become claimable:
+// after each scan of the store it arms a timer for the next available_at.
+// Never blocks: scans run on the io pool, interrupts on the interrupts pool, one at a time per
+// thread (a second interrupt of a thread waits for the first; the answers keep their order).
 #pragma once
 
 #include "actors/actor_types.hpp"
 
+#include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include <chrono>
+#include <deque>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -24,6 +29,12 @@ struct SupervisorState {
     std::uint64_t routed = 0;  // messages routed to it; see ThreadWorkerState::routed
   };
   std::unordered_map<std::string, Worker> workers;
+  struct PendingInterrupt {
+    std::string supersede_reason;
+    caf::response_promise promise;
+  };
+  // Per thread, in arrival order; the front one is running on the interrupts pool.
+  std::unordered_map<std::string, std::deque<PendingInterrupt>> interrupts;
   std::optional<std::chrono::steady_clock::time_point> wake_armed;  // earliest pending timer
   bool scanning = false;
   bool rescan = false;

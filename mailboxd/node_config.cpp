@@ -97,7 +97,8 @@ Result<void> apply_file(const std::string& path, NodeConfig& c) {
                    json_int(m, "idempotency_window_ms", &mc.idempotency_window_ms, ms),
                    json_int(m, "cancel_wait_ms", &mc.cancel_wait_ms, ms),
                    json_int(m, "shutdown_wait_ms", &mc.shutdown_wait_ms, ms),
-                   json_int(m, "io_threads", &mc.io_threads, ms), json_int(m, "run_threads", &mc.run_threads, ms)})
+                   json_int(m, "io_threads", &mc.io_threads, ms), json_int(m, "run_threads", &mc.run_threads, ms),
+                   json_int(m, "interrupt_threads", &mc.interrupt_threads, ms)})
       if (!r) return r;
   }
   if (auto it = o.find("http"); it != o.end()) {

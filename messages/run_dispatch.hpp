@@ -22,6 +22,16 @@ enum class DispatchStatus : std::uint8_t { queued, claimed, acked, cancelled, su
 inline constexpr std::uint8_t kDefaultPriority = 128;
 inline constexpr std::uint32_t kDefaultMaxAttempts = 5;
 
+// What an interrupt of a thread did: the thread's new dispatch epoch, how many queued
+// dispatches it superseded, and the active run it stopped, if any.
+struct InterruptOutcome {
+  std::uint64_t new_epoch = 0;
+  std::uint64_t superseded = 0;
+  std::optional<std::string> cancelled_run_id;
+
+  friend bool operator==(const InterruptOutcome&, const InterruptOutcome&) = default;
+};
+
 // What an executor reports about one execution attempt.
 struct RunDispatchResult {
   std::string run_id;

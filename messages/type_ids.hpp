@@ -58,6 +58,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(mailbox, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(mailbox, (mbx::AgentEvent))
   CAF_ADD_TYPE_ID(mailbox, (mbx::RunDispatchResult))
   CAF_ADD_TYPE_ID(mailbox, (mbx::RunDispatch))
+  CAF_ADD_TYPE_ID(mailbox, (mbx::InterruptOutcome))
   // Lists that cross actors.
   CAF_ADD_TYPE_ID(mailbox, (std::vector<mbx::Message>))
   CAF_ADD_TYPE_ID(mailbox, (std::vector<mbx::MessageRecord>))
@@ -260,6 +261,11 @@ typename Inspector::result_type inspect(Inspector& f, AgentEvent& x) {
            optional_field(x.tool_call_id), optional_field(x.tool_name), optional_field(x.message_id),
            optional_field(x.parent_run_id), optional_field(x.code), optional_field(x.outcome),
            optional_field(x.termination), x.payload, x.at_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, InterruptOutcome& x) {
+  return f(caf::meta::type_name("InterruptOutcome"), x.new_epoch, x.superseded, optional_field(x.cancelled_run_id));
 }
 
 template <class Inspector>

@@ -29,6 +29,7 @@ Result<void> MailboxConfig::validate() const {
   if (append_retries == 0) return validation_error("MailboxConfig.append_retries: must be > 0");
   if (io_threads == 0) return validation_error("MailboxConfig.io_threads: must be > 0");
   if (run_threads == 0) return validation_error("MailboxConfig.run_threads: must be > 0");
+  if (interrupt_threads == 0) return validation_error("MailboxConfig.interrupt_threads: must be > 0");
   if (max_queued_per_thread == 0) return validation_error("MailboxConfig.max_queued_per_thread: must be > 0");
   return {};
 }

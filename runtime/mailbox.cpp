@@ -39,11 +39,17 @@ Result<void> Mailbox::Engine::start() {
   run_pool_ = std::make_unique<BlockingPool>("mailbox-run", config_.run_threads);
   lease_pool_ = std::make_unique<BlockingPool>("mailbox-lease", 1);
   maintenance_pool_ = std::make_unique<BlockingPool>("mailbox-maint", 1);
+  interrupt_pool_ = std::make_unique<BlockingPool>("mailbox-intr", config_.interrupt_threads);
   actor_config_ = std::make_unique<caf::actor_system_config>();
   configure_actor_system(*actor_config_);
   actor_config_->set("logger.verbosity", caf::atom("quiet"));
   actor_system_ = std::make_unique<caf::actor_system>(*actor_config_);
-  EngineRefs refs{this, io_pool_.get(), run_pool_.get(), lease_pool_.get(), maintenance_pool_.get()};
+  EngineRefs refs{this,
+                  io_pool_.get(),
+                  run_pool_.get(),
+                  lease_pool_.get(),
+                  maintenance_pool_.get(),
+                  interrupt_pool_.get()};
   supervisor_ = actor_system_->spawn(supervisor, refs);
   lease_keeper_ = actor_system_->spawn(lease_keeper, refs, config_.lease_renewal_interval_ms);
   EngineIntervals intervals{config_.lease_renewal_interval_ms, config_.sweep_interval_ms, config_.gc_interval_ms};
@@ -72,12 +78,19 @@ void Mailbox::Engine::stop() {
       spdlog::warn("mailbox: run '{}' did not stop within {} ms; its lease will expire",
                    run->dispatch.run_id, config_.shutdown_wait_ms);
   }
-  for (auto* pool : {io_pool_.get(), run_pool_.get(), lease_pool_.get(), maintenance_pool_.get()}) pool->stop();
+  // Interrupts first: they wait for runs, which have been asked to stop above.
+  for (auto* pool : {interrupt_pool_.get(), io_pool_.get(), run_pool_.get(), lease_pool_.get(), maintenance_pool_.get()})
+    pool->stop();
   std::lock_guard<std::mutex> lock(actors_mu_);
   for (auto* a : {&supervisor_, &lease_keeper_, &sweeper_}) caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
   supervisor_ = caf::actor();
   lease_keeper_ = caf::actor();
   sweeper_ = caf::actor();
+  {
+    // A caller still waiting on the supervisor gets its answer (or the supervisor's exit) soon.
+    std::unique_lock<std::mutex> requests(requests_mu_);
+    requests_cv_.wait(requests, [this] { return requests_in_flight_ == 0; });
+  }
   actor_system_.reset();  // waits for every actor
   spdlog::info("mailbox: stopped consumer '{}'", config_.consumer_id);
 }
@@ -155,6 +168,36 @@ void Mailbox::Engine::wake_in(std::int64_t delay_ms) {
 void Mailbox::Engine::nudge_thread(const std::string& thread_id) {
   std::lock_guard<std::mutex> lock(actors_mu_);
   if (supervisor_) caf::anon_send(supervisor_, dispatch_next_atom::value, thread_id);
+}
+
+Result<InterruptOutcome> Mailbox::Engine::request_interrupt(const std::string& thread_id,
+                                                             const std::string& supersede_reason) {
+  caf::actor supervisor;
+  {
+    std::lock_guard<std::mutex> lock(actors_mu_);
+    if (!supervisor_ || stopping_.load()) return conflict_error("the mailbox is stopping");
+    supervisor = supervisor_;
+    std::lock_guard<std::mutex> requests(requests_mu_);
+    ++requests_in_flight_;
+  }
+  Result<InterruptOutcome> answer = internal_error("the supervisor did not answer the interrupt");
+  {
+    // The answer comes when the old run has stopped: at most cancel_wait_ms after its turn (the
+    // store writes around it and earlier interrupts of the thread come on top; a minute covers them).
+    const auto timeout = std::chrono::milliseconds(config_.cancel_wait_ms) + std::chrono::minutes(1);
+    caf::scoped_actor self{*actor_system_};
+    self->request(supervisor, timeout, interrupt_atom::value, thread_id, supersede_reason)
+        .receive([&](const InterruptOutcome& outcome) { answer = outcome; },
+                 [&](const caf::error& error) { answer = from_caf_error(error); });
+  }
+  std::lock_guard<std::mutex> requests(requests_mu_);
+  --requests_in_flight_;
+  requests_cv_.notify_all();
+  return answer;
+}
+
+Result<InterruptOutcome> Mailbox::Engine::interrupt(const std::string& thread_id, const std::string& supersede_reason) {
+  return interrupt_flow(thread_id, supersede_reason);
 }
 
 MailboxStats Mailbox::Engine::stats() {

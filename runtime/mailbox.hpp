@@ -68,11 +68,8 @@ struct DurableMessage {
   std::string content;
 };
 
-struct InterruptOutcome {
-  std::uint64_t new_epoch = 0;
-  std::uint64_t superseded = 0;
-  std::optional<std::string> cancelled_run_id;  // the active run that was stopped
-};
+// InterruptOutcome (messages/run_dispatch.hpp): new epoch, queued dispatches superseded, and
+// the active run that was stopped.
 
 struct MailboxDeps {
   const Clock* clock = nullptr;  // default: the system clock

@@ -14,7 +14,7 @@ namespace mbx {
 
 Result<InterruptOutcome> Mailbox::Engine::interrupt_thread(const std::string& thread_id) {
   if (is_blank(thread_id)) return validation_error("thread_id must not be empty");
-  return interrupt_flow(thread_id, kReasonSupersededByInterrupt);
+  return request_interrupt(thread_id, kReasonSupersededByInterrupt);
 }
 
 Result<InterruptOutcome> Mailbox::Engine::interrupt_flow(const std::string& thread_id,

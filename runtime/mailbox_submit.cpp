@@ -173,7 +173,7 @@ Result<Submission> Mailbox::Engine::submit_foreground(RunActivation request, boo
   const std::string thread_id = request.intent.thread_id;
   // Pending-message barriers (spec section 7) are not implemented, so there is no preflight.
   if (interrupt) {
-    auto interrupted = interrupt_flow(thread_id, "queued dispatch superseded by foreground submit");
+    auto interrupted = request_interrupt(thread_id, "queued dispatch superseded by foreground submit");
     if (!interrupted) return interrupted.error();
   }
 

@@ -94,6 +94,7 @@ template <> inline constexpr std::string_view kJsonTypeName<AgentEvent> = "Agent
 template <> inline constexpr std::string_view kJsonTypeName<RunDispatchResult> = "RunDispatchResult";
 template <> inline constexpr std::string_view kJsonTypeName<RunDispatch> = "RunDispatch";
 template <> inline constexpr std::string_view kJsonTypeName<Error> = "Error";
+template <> inline constexpr std::string_view kJsonTypeName<InterruptOutcome> = "InterruptOutcome";
 
 // The types listed above: the ones to_json, from_json and value_from / value_to accept.
 template <class T>
@@ -127,6 +128,7 @@ concept JsonCodecType = !kJsonTypeName<T>.empty();
 [[nodiscard]] boost::json::value to_json(const RunDispatchResult& x);
 [[nodiscard]] boost::json::value to_json(const RunDispatch& x);
 [[nodiscard]] boost::json::value to_json(const Error& x);
+[[nodiscard]] boost::json::value to_json(const InterruptOutcome& x);
 
 // -- decoding ------------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-// JSON codecs of RunDispatch, RunDispatchResult and Error (code as its snake_case name, e.g.
+// JSON codecs of RunDispatch, RunDispatchResult, InterruptOutcome and Error (code as its snake_case name, e.g.
 // "fenced"). Rules in json_codec.hpp; machinery in detail/json_decoder.hpp.
 // Stateless; thread-safe.
 #include "messages/json/json_codec.hpp"
@@ -17,6 +17,13 @@ void fields(Io& io, X& x) {
   io.field("termination", x.termination);
   io.field("response", x.response);
   io.field("error", x.error);
+}
+
+template <class Io, detail::OneOf<InterruptOutcome> X>
+void fields(Io& io, X& x) {
+  io.field("new_epoch", x.new_epoch);
+  io.field("superseded", x.superseded);
+  io.field("cancelled_run_id", x.cancelled_run_id);
 }
 
 template <class Io, detail::OneOf<RunDispatch> X>
@@ -56,5 +63,6 @@ void fields(Io& io, X& x) {
 MBX_JSON_OBJECT_CODEC(RunDispatchResult)
 MBX_JSON_OBJECT_CODEC(RunDispatch)
 MBX_JSON_OBJECT_CODEC(Error)
+MBX_JSON_OBJECT_CODEC(InterruptOutcome)
 
 }  // namespace mbx

@@ -21,6 +21,7 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -62,6 +63,8 @@ public:
   ReadyThreads ready_threads() override;
   void collect_garbage() override;
   void thread_idle(const std::string& thread_id) override;
+  // Runs on the interrupts pool, asked by the supervisor (see request_interrupt).
+  Result<InterruptOutcome> interrupt(const std::string& thread_id, const std::string& supersede_reason) override;
 
   // The ThreadContext cache of the threads whose worker is alive: the committed history as
   // last read, refreshed by reading only the messages after its version. The store stays the
@@ -129,6 +132,9 @@ private:
   // False if it did not stop within cancel_wait_ms.
   bool stop_active_dispatch(const RunDispatch& active);
   Result<InterruptOutcome> interrupt_flow(const std::string& thread_id, const std::string& supersede_reason);
+  // Asks the supervisor to interrupt the thread and waits for its answer (the caller's thread
+  // blocks, no actor does). The supervisor runs interrupt_flow on the interrupts pool.
+  Result<InterruptOutcome> request_interrupt(const std::string& thread_id, const std::string& supersede_reason);
 
   // Recovery (mailbox_recovery.cpp): claims this consumer left behind go back to the queue,
   // Created runs whose dispatch was lost get one, runs of terminal dispatches are closed.
@@ -171,12 +177,18 @@ private:
   std::unique_ptr<BlockingPool> run_pool_;
   std::unique_ptr<BlockingPool> lease_pool_;
   std::unique_ptr<BlockingPool> maintenance_pool_;
+  std::unique_ptr<BlockingPool> interrupt_pool_;
   std::unique_ptr<caf::actor_system_config> actor_config_;
   std::unique_ptr<caf::actor_system> actor_system_;
   std::mutex actors_mu_;   // guards supervisor_ and actor_system_ against stop() (callers read them)
   caf::actor supervisor_;  // Guarded by actors_mu_ once started.
   caf::actor lease_keeper_;
   caf::actor sweeper_;
+  // Callers waiting on a request to the supervisor; stop() waits for them before it destroys
+  // the actor system their scoped actors live in.
+  std::mutex requests_mu_;
+  std::condition_variable requests_cv_;
+  std::uint32_t requests_in_flight_ = 0;  // Guarded by requests_mu_.
 };
 
 }  // namespace mbx

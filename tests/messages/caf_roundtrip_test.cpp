@@ -109,6 +109,7 @@ TEST_F(CafRoundtripTest, RunRecordRoundTrips) { MBX_EXPECT_ROUNDTRIP(samples::fu
 TEST_F(CafRoundtripTest, AgentEventRoundTrips) { MBX_EXPECT_ROUNDTRIP(samples::full_agent_event()); }
 TEST_F(CafRoundtripTest, RunDispatchResultRoundTrips) { MBX_EXPECT_ROUNDTRIP(samples::full_run_dispatch_result()); }
 TEST_F(CafRoundtripTest, RunDispatchRoundTrips) { MBX_EXPECT_ROUNDTRIP(samples::full_run_dispatch()); }
+TEST_F(CafRoundtripTest, InterruptOutcomeRoundTrips) { MBX_EXPECT_ROUNDTRIP(samples::full_interrupt_outcome()); }
 
 TEST_F(CafRoundtripTest, VectorsThatCrossActorsRoundTrip) {
   const std::vector<AgentEvent> events{samples::full_agent_event(), AgentEvent{}};

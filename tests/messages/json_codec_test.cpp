@@ -70,6 +70,7 @@ TEST(JsonCodecTest, RunOutcomeRoundTrips) { expect_round_trip(samples::full_run_
 TEST(JsonCodecTest, RunRecordRoundTrips) { expect_round_trip(samples::full_run_record()); }
 TEST(JsonCodecTest, AgentEventRoundTrips) { expect_round_trip(samples::full_agent_event()); }
 TEST(JsonCodecTest, RunDispatchResultRoundTrips) { expect_round_trip(samples::full_run_dispatch_result()); }
+TEST(JsonCodecTest, InterruptOutcomeRoundTrips) { expect_round_trip(samples::full_interrupt_outcome()); }
 TEST(JsonCodecTest, RunDispatchRoundTrips) { expect_round_trip(samples::full_run_dispatch()); }
 TEST(JsonCodecTest, ErrorRoundTrips) { expect_round_trip(samples::full_error()); }
 

@@ -180,6 +180,8 @@ RunDispatchResult full_run_dispatch_result() {
                            std::string("final answer"), std::string("some error")};
 }
 
+InterruptOutcome full_interrupt_outcome() { return InterruptOutcome{4, 2, std::string("run-7")}; }
+
 RunDispatch full_run_dispatch() {
   RunDispatch d;
   d.dispatch_id = "dispatch-9";

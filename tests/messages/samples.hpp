@@ -31,6 +31,7 @@ namespace mbx::samples {
 [[nodiscard]] RunRecord full_run_record();      // status done, every optional set
 [[nodiscard]] AgentEvent full_agent_event();    // every field set
 [[nodiscard]] RunDispatchResult full_run_dispatch_result();
+[[nodiscard]] InterruptOutcome full_interrupt_outcome();
 [[nodiscard]] RunDispatch full_run_dispatch();  // claimed, every optional set
 [[nodiscard]] Error full_error();
 

@@ -178,6 +178,7 @@ void read(Decoder& d, const boost::json::value& v, AgentEvent& out);
 void read(Decoder& d, const boost::json::value& v, RunDispatchResult& out);
 void read(Decoder& d, const boost::json::value& v, RunDispatch& out);
 void read(Decoder& d, const boost::json::value& v, Error& out);
+void read(Decoder& d, const boost::json::value& v, InterruptOutcome& out);
 
 // Reads the fields of one JSON object (the io of a decoding field list).
 class ObjectDecoder {
