@@ -12,20 +12,59 @@
 //               run stopped (its run_finish), -> new run's first event, -> new run finished.
 //   idle        N threads each run once and go idle: RSS and RocksDB folder size per thread,
 //               and Mailbox::stats().workers after idling.
+//   recovery    what a killed node leaves: N queued + C claimed dispatches (the claims are this
+//               node's consumer id, so startup recovery releases them) on T threads, built
+//               through the store API (RunPreparer + build_dispatch + enqueue, then claim) with
+//               the store UNSYNCED while building (the fixture is not what is measured), then
+//               the store is closed (cleanly: the records are those a SIGKILL leaves; the WAL
+//               left to replay may differ). Measured: RocksdbStore::open (synced; reported
+//               without a limit, it is RocksDB's own open), then Mailbox::start with a no-op
+//               executor and the same consumer id; from the start call to (a) start returned
+//               (recovery done), (b) every dispatch started by the executor at least once
+//               (claimed again), (c) every dispatch acked (store counters). Limit for (a): the
+//               bare RocksDB read of the same dispatch records: the same folder opened read-only
+//               (not timed), one iterator over the dispatches column family reading every key and
+//               value (N + C records), timed. (b) is shown against the issue's target (5 s).
+//   http        throughput (background submits) and foreground latency (submit -> first SSE
+//               event, -> run_finish) through a real mailboxd child process on 127.0.0.1 (fresh
+//               data folder, built-in `echo` agent, keep-alive HttpClient connections per
+//               submitter; an SSE reply ends its connection, so every foreground sample opens
+//               one, read with Beast's read_some so that each event counts when it arrives).
+//               Limit: the same shapes on an embedded Mailbox with the same agent registry
+//               (echo) and the same completion poll, in the same run; ratio = HTTP / embedded.
 //
-// usage: mbx_loadgen [--workloads throughput,latency,interrupt,idle] [--json FILE]
+// usage: mbx_loadgen [--workloads throughput,latency,interrupt,idle,recovery,http] [--json FILE]
 //                    [--threads 1,100,10000] [--sync both|on|off] [--submitters 4]
 //                    [--dispatches-1 2000] [--dispatches-n 20000] [--max-seconds 60]
 //                    [--latency-samples 200] [--interrupt-samples 100] [--fsync-samples 500]
 //                    [--idle-threads 100000] [--idle-sync 0] [--dir /tmp]
+//                    [--recovery-queued 100000] [--recovery-claimed 1000] [--recovery-threads 10000]
+//                    [--mailboxd PATH] [--http-threads 100] [--http-dispatches 5000]
+//                    [--http-samples 200] [--http-poll-ms 100]
+// The default workloads are throughput,latency,interrupt,idle; recovery and http run when named.
 // Markdown goes to stdout, progress to stderr, the JSON (one object per row) to --json.
+#include "agents/agent_registry.hpp"
+#include "agents/echo_agent.hpp"
+#include "mailboxctl/http_client.hpp"
 #include "runtime/mailbox.hpp"
+#include "runtime/run_preparation.hpp"
+#include "store/rocksdb/column_families.hpp"
 #include "store/rocksdb/rocksdb_store.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,7 +83,13 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unordered_set>
+#include <variant>
 #include <vector>
+
+#ifndef MBX_MAILBOXD_PATH
+#define MBX_MAILBOXD_PATH "mailboxd"
+#endif
 
 namespace {
 
@@ -69,6 +114,14 @@ struct Flags {
   long idle_threads = 100000;
   bool idle_sync = false;
   std::string dir = std::filesystem::temp_directory_path().string();
+  long recovery_queued = 100000;
+  long recovery_claimed = 1000;
+  long recovery_threads = 10000;
+  std::string mailboxd = MBX_MAILBOXD_PATH;
+  long http_threads = 100;
+  long http_dispatches = 5000;
+  int http_samples = 200;
+  int http_poll_ms = 100;
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -81,10 +134,14 @@ std::vector<std::string> split(const std::string& s) {
 
 [[noreturn]] void usage(const std::string& why, int code = 2) {
   std::cerr << (why.empty() ? "" : "mbx_loadgen: " + why + "\n")
-            << "usage: mbx_loadgen [--workloads throughput,latency,interrupt,idle] [--json FILE]\n"
+            << "usage: mbx_loadgen [--workloads throughput,latency,interrupt,idle,recovery,http] [--json FILE]\n"
                "  [--threads 1,100,10000] [--sync both|on|off] [--submitters N] [--dispatches-1 N]\n"
                "  [--dispatches-n N] [--max-seconds S] [--latency-samples N] [--interrupt-samples N]\n"
-               "  [--fsync-samples N] [--idle-threads N] [--idle-sync 0|1] [--dir PATH]\n";
+               "  [--fsync-samples N] [--idle-threads N] [--idle-sync 0|1] [--dir PATH]\n"
+               "  [--recovery-queued N] [--recovery-claimed N] [--recovery-threads N]\n"
+               "  [--mailboxd PATH] [--http-threads N] [--http-dispatches N] [--http-samples N] [--http-poll-ms MS]\n"
+               "Default workloads: throughput,latency,interrupt,idle (recovery and http run when named).\n"
+               "Default --mailboxd: " MBX_MAILBOXD_PATH "\n";
   std::exit(code);
 }
 
@@ -112,6 +169,14 @@ Flags parse_flags(int argc, char** argv) {
       else if (a == "--idle-threads") f.idle_threads = std::stol(v);
       else if (a == "--idle-sync") f.idle_sync = v == "1" || v == "true" || v == "on";
       else if (a == "--dir") f.dir = v;
+      else if (a == "--recovery-queued") f.recovery_queued = std::stol(v);
+      else if (a == "--recovery-claimed") f.recovery_claimed = std::stol(v);
+      else if (a == "--recovery-threads") f.recovery_threads = std::stol(v);
+      else if (a == "--mailboxd") f.mailboxd = v;
+      else if (a == "--http-threads") f.http_threads = std::stol(v);
+      else if (a == "--http-dispatches") f.http_dispatches = std::stol(v);
+      else if (a == "--http-samples") f.http_samples = std::stoi(v);
+      else if (a == "--http-poll-ms") f.http_poll_ms = std::stoi(v);
       else usage("unknown flag " + a);
     } catch (const std::exception&) {
       usage("bad value for " + a + ": " + v);
@@ -119,6 +184,16 @@ Flags parse_flags(int argc, char** argv) {
   }
   if (f.submitters < 1 || f.submitters > 256) usage("--submitters must be 1..256");
   if (f.sync != "both" && f.sync != "on" && f.sync != "off") usage("--sync must be both, on or off");
+  if (f.recovery_threads < 1) usage("--recovery-threads must be at least 1");
+  if (f.recovery_queued < 0 || f.recovery_claimed < 0 || f.recovery_queued + f.recovery_claimed < 1)
+    usage("--recovery-queued + --recovery-claimed must be at least 1");
+  if (f.recovery_claimed > f.recovery_threads)
+    usage("--recovery-claimed must not exceed --recovery-threads (a thread has at most one claimed dispatch)");
+  if (f.http_threads < 1 || f.http_dispatches < 1 || f.http_samples < 1) usage("--http-* sizes must be at least 1");
+  if (f.http_poll_ms < 1 || f.http_poll_ms > 10000) usage("--http-poll-ms must be 1..10000");
+  for (const auto& w : f.workloads)
+    if (w != "throughput" && w != "latency" && w != "interrupt" && w != "idle" && w != "recovery" && w != "http")
+      usage("unknown workload " + w);
   return f;
 }
 
@@ -271,7 +346,8 @@ struct Engine {
   std::unique_ptr<LoadgenExecutor> executor;
   std::unique_ptr<Mailbox> mailbox;
 
-  static Engine open(const Flags& flags, const std::string& tag, bool sync) {
+  // `custom`: run the dispatches on this executor instead of the loadgen one (which then stays idle).
+  static Engine open(const Flags& flags, const std::string& tag, bool sync, Executor* custom = nullptr) {
     Engine e;
     e.dir = fresh_dir(flags, tag);
     auto s = RocksdbStore::open(RocksdbOptions{e.dir, sync});
@@ -280,7 +356,7 @@ struct Engine {
     e.executor = std::make_unique<LoadgenExecutor>();
     MailboxConfig config;
     config.consumer_id = "loadgen";
-    auto m = Mailbox::start(*e.store, *e.executor, config);
+    auto m = Mailbox::start(*e.store, custom != nullptr ? *custom : *e.executor, config);
     if (!m) throw std::runtime_error("mailbox start: " + describe(m.error()));
     e.mailbox = std::move(*m);
     return e;
@@ -787,6 +863,771 @@ void idle(const Flags& flags) {
   add_row(w);
 }
 
+// ---- 5. recovery -----------------------------------------------------------------------------
+
+// The no-op executor (one text_delta, completed) that also notes which dispatches it started.
+class RecoveryExecutor final : public Executor {
+public:
+  ExecutionResult execute(RunContext& ctx) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (seen_.insert(ctx.dispatch().dispatch_id).second) distinct.fetch_add(1);
+    }
+    AgentEvent e;
+    e.type = AgentEventType::text_delta;
+    e.text = "ok";
+    ExecutionResult r;
+    if (auto emitted = ctx.emit(std::move(e)); !emitted) {
+      r.status = ExecutionStatus::transient_error;
+      r.error = describe(emitted.error());
+    } else {
+      r.response = "ok";
+    }
+    executions.fetch_add(1);
+    return r;
+  }
+  std::atomic<std::uint64_t> distinct{0};     // dispatches started at least once
+  std::atomic<std::uint64_t> executions{0};   // executions finished (retries included)
+
+private:
+  std::mutex mu_;
+  std::unordered_set<std::string> seen_;
+};
+
+struct Fixture {
+  long built = 0;    // dispatches enqueued
+  long claimed = 0;  // of them, claimed by the restarting node's consumer id
+  long errors = 0;
+  double seconds = 0;
+  bool capped = false;
+  std::uint64_t bytes = 0;
+};
+
+// What a killed node leaves, built through the store API (as RestartRecoversClaimedAndQueuedWork-
+// OnRocksdb in tests/runtime/mailbox_lifecycle_test.cpp): background-mode requests prepared by a
+// RunPreparer (run + message appended), their dispatches built and enqueued, spread round-robin
+// over the threads; then the first dispatch of each of the first C threads claimed by `consumer`
+// with a one-hour lease (so only startup recovery, not the lease sweeper, releases them). The
+// store is unsynced while building (the fixture is not what is measured) and closed at the end.
+Fixture build_recovery_fixture(const Flags& flags, const std::string& dir, const std::string& consumer) {
+  Fixture fx;
+  const long total = flags.recovery_queued + flags.recovery_claimed;
+  const long threads = flags.recovery_threads;
+  const auto t0 = Clock::now();
+  {
+    auto store = RocksdbStore::open(RocksdbOptions{dir, false});
+    if (!store) throw std::runtime_error("fixture store open: " + describe(store.error()));
+    SystemClock clock;
+    MailboxConfig config;
+    config.consumer_id = consumer;
+    RunPreparer preparer(**store, clock, default_id_source(), config);
+    // Building is bounded like the idle workload: at least 10 minutes, or --max-seconds.
+    const auto deadline = Clock::now() + std::chrono::duration<double>(std::max(flags.max_seconds, 600.0));
+    std::atomic<long> next{0}, built{0}, errors{0};
+    std::atomic<int> running{flags.submitters};
+    std::atomic<bool> capped{false};
+    std::vector<std::thread> builders;
+    for (int b = 0; b < flags.submitters; ++b)
+      builders.emplace_back([&] {
+        for (long k = next.fetch_add(1); k < total; k = next.fetch_add(1)) {
+          if (Clock::now() > deadline) {
+            capped = true;
+            break;
+          }
+          RunActivation req = request("rec-" + std::to_string(k % threads), "noop");
+          normalize_run_mode(req, true);
+          ensure_dispatch_id_hint(req, default_id_source());
+          std::string failure;
+          if (auto prepared = preparer.prepare(req); !prepared) {
+            failure = "prepare: " + describe(prepared.error());
+          } else if (auto d = preparer.build_dispatch(req, clock.now_ms()); !d) {
+            failure = "build_dispatch: " + describe(d.error());
+          } else if (auto enq = (*store)->enqueue(*d, EnqueueOptions{}); !enq) {
+            failure = "enqueue: " + describe(enq.error());
+          }
+          if (failure.empty()) {
+            built.fetch_add(1);
+          } else if (errors.fetch_add(1) < 5) {
+            std::cerr << "  fixture: " << failure << "\n";
+          }
+        }
+        running.fetch_sub(1);
+      });
+    auto last = Clock::now();
+    for (long k = 0; running.load() > 0 && k < 100'000'000; ++k) {
+      if (seconds_since(last) > 5) {
+        std::cerr << "  fixture: " << seconds_since(t0) << " s: enqueued " << built.load() << " of " << total << "\n";
+        last = Clock::now();
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    for (auto& t : builders) t.join();
+    fx.built = built.load();
+    fx.errors = errors.load();
+    fx.capped = capped.load();
+    for (long i = 0; i < flags.recovery_claimed && Clock::now() < deadline; ++i) {
+      auto c = (*store)->claim("rec-" + std::to_string(i), consumer, 3'600'000, clock.now_ms(), 1);
+      if (c && c->size() == 1) ++fx.claimed;
+      else if (!c && fx.errors++ < 5) std::cerr << "  fixture: claim: " << describe(c.error()) << "\n";
+    }
+  }  // the store closes here
+  fx.seconds = seconds_since(t0);
+  fx.bytes = dir_bytes(dir);
+  return fx;
+}
+
+struct BareScan {
+  double open_s = 0;  // read-only open: the WAL replayed into memtables
+  double scan_s = 0;  // one iterator over the dispatches column family, keys and values read
+  std::uint64_t keys = 0, bytes = 0;
+};
+
+// The limit of recovery: reading every dispatch record once, with bare RocksDB, from the same
+// folder (read-only: the fixture is left as it is). Default options, two column families.
+BareScan bare_scan_dispatches(const std::string& dir) {
+  BareScan out;
+  rocksdb::DBOptions o;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {rdb::kCfNames[rdb::kDispatchesCf], rocksdb::ColumnFamilyOptions()}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  const auto t0 = Clock::now();
+  auto s = rocksdb::DB::OpenForReadOnly(o, dir, cfs, &handles, &db);
+  if (!s.ok()) throw std::runtime_error("bare read-only open: " + s.ToString());
+  out.open_s = seconds_since(t0);
+  const auto t1 = Clock::now();
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[1]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      ++out.keys;
+      out.bytes += it->key().size() + it->value().size();
+    }
+    if (!it->status().ok()) throw std::runtime_error("bare scan: " + it->status().ToString());
+  }
+  out.scan_s = seconds_since(t1);
+  for (auto* h : handles) std::ignore = db->DestroyColumnFamilyHandle(h);
+  delete db;
+  return out;
+}
+
+void recovery(const Flags& flags) {
+  const std::string consumer = "loadgen-recovery";
+  const std::string dir = fresh_dir(flags, "recovery");
+  const long want = flags.recovery_queued + flags.recovery_claimed;
+  std::cerr << "recovery: building " << flags.recovery_queued << " queued + " << flags.recovery_claimed
+            << " claimed dispatches on " << flags.recovery_threads << " threads (unsynced, " << flags.submitters
+            << " builder threads)\n";
+  const Fixture fx = build_recovery_fixture(flags, dir, consumer);
+  const long total = fx.built;
+  std::cerr << "  fixture: " << fx.built << " dispatches (" << fx.claimed << " claimed) in " << fx.seconds << " s, "
+            << (fx.bytes >> 20) << " MiB; bare scan\n";
+  const BareScan scan = bare_scan_dispatches(dir);
+  std::cerr << "  bare: read-only open " << scan.open_s << " s, scan of " << scan.keys << " dispatch records "
+            << scan.scan_s << " s; restarting the engine\n";
+
+  // The restart: the store opens synced (the default), then the engine starts on it.
+  const auto o0 = Clock::now();
+  auto opened = RocksdbStore::open(RocksdbOptions{dir, true});
+  if (!opened) throw std::runtime_error("store open: " + describe(opened.error()));
+  std::unique_ptr<RocksdbStore> store = std::move(*opened);
+  const double open_s = seconds_since(o0);
+  RecoveryExecutor ex;
+  MailboxConfig config;
+  config.consumer_id = consumer;
+  const auto t0 = Clock::now();
+  auto started = Mailbox::start(*store, ex, config);
+  const double start_s = seconds_since(t0);
+  if (!started) throw std::runtime_error("mailbox start: " + describe(started.error()));
+  std::unique_ptr<Mailbox> mailbox = std::move(*started);
+  std::cerr << "  Mailbox::start returned after " << start_s << " s\n";
+  const auto deadline = t0 + std::chrono::duration<double>(flags.max_seconds);
+  const auto n = static_cast<std::uint64_t>(total);
+  std::optional<double> claimed_s, finished_s;
+  std::uint64_t terminal = 0;
+  auto last = Clock::now();
+  // The executor's counts are free to read; the store's counters only once every dispatch has
+  // executed (see throughput).
+  for (;;) {
+    if (!claimed_s && ex.distinct.load() >= n) claimed_s = seconds_since(t0);
+    if (claimed_s && ex.executions.load() >= n) {
+      auto c = store->count_dispatches_by_status();
+      if (c) {
+        terminal = count_of(*c, DispatchStatus::acked) + count_of(*c, DispatchStatus::dead_letter) +
+                   count_of(*c, DispatchStatus::cancelled) + count_of(*c, DispatchStatus::superseded);
+        if (terminal >= n) {
+          finished_s = seconds_since(t0);
+          break;
+        }
+      }
+    }
+    if (Clock::now() > deadline) break;
+    if (seconds_since(last) > 5) {
+      std::cerr << "  " << seconds_since(t0) << " s: started " << ex.distinct.load() << " of " << n << ", executed "
+                << ex.executions.load() << "\n";
+      last = Clock::now();
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  const double elapsed = seconds_since(t0);
+  const std::uint64_t distinct = ex.distinct.load(), executions = ex.executions.load();
+  DispatchCounts counts{};
+  if (auto c = store->count_dispatches_by_status(); c) counts = *c;
+  const std::string metrics = mailbox->metrics_text();
+  mailbox->stop();
+  mailbox.reset();
+  store.reset();
+  remove_tree(dir);
+
+  std::string status_counts;
+  for (std::size_t i = 0; i < counts.size(); ++i)
+    if (counts[i] != 0)
+      status_counts += (status_counts.empty() ? "" : ", ") + std::string(to_string(static_cast<DispatchStatus>(i))) +
+                       " " + std::to_string(counts[i]);
+  double reclaimed = 0;
+  {
+    std::istringstream in(metrics);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("mailbox_expired_claims_reclaimed_total ", 0) == 0) reclaimed = std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  const std::string setting = std::to_string(fx.built - fx.claimed) + " queued + " + std::to_string(fx.claimed) +
+                              " claimed on " + std::to_string(flags.recovery_threads) + " threads, synced";
+  const std::string note =
+      "fixture: " + std::to_string(fx.built) + " of " + std::to_string(want) + " dispatches built in " + num(fx.seconds) +
+      " s (unsynced store, " + std::to_string(flags.submitters) + " builder threads, errors " +
+      std::to_string(fx.errors) + (fx.capped ? ", FIXTURE TIME CAP HIT" : "") + "), folder " +
+      std::to_string(fx.bytes >> 20) + " MiB; store open " + num(open_s) + " s; Mailbox::start " + num(start_s) +
+      " s; started at least once " + std::to_string(distinct) + " of " + std::to_string(total) + ", executions " +
+      std::to_string(executions) + "; at the end (" + num(elapsed) + " s): " + status_counts +
+      "; expired leases reclaimed by the sweeper " + num(reclaimed) + (finished_s ? "" : "; TIME CAP HIT");
+  const std::string capped_note = note + (claimed_s ? "" : "; claimed-again TIME CAP HIT");
+
+  Row open_row;
+  open_row.workload = "recovery";
+  open_row.setting = setting;
+  open_row.metric = "store open (RocksdbStore::open, WAL replay)";
+  open_row.value = open_s;
+  open_row.unit = "s";
+  // No limit: the store's open is RocksDB's own (DB::Open of 8 column families, the WAL replayed
+  // and flushed); the bare read-only open below replays the WAL without flushing it.
+  open_row.note = "bare read-only open of the same folder (2 of 8 column families, WAL replayed, not flushed): " +
+                  num(scan.open_s) + " s; " + note;
+  add_row(open_row);
+
+  Row a;
+  a.workload = "recovery";
+  a.setting = setting;
+  a.metric = "restart -> recovery done (Mailbox::start returned)";
+  a.value = start_s;
+  a.unit = "s";
+  a.limit = scan.scan_s;
+  a.limit_what = "bare RocksDB: one iterator over the dispatches column family of the same folder (" +
+                 std::to_string(scan.keys) + " records, " + std::to_string(scan.bytes >> 10) + " KiB)";
+  a.ratio = start_s / std::max(scan.scan_s, 1e-9);
+  a.note = note;
+  add_row(a);
+
+  Row b;
+  b.workload = "recovery";
+  b.setting = setting;
+  b.metric = "restart -> every dispatch claimed again (executor started)";
+  b.value = claimed_s.value_or(elapsed);
+  b.unit = "s";
+  b.limit = 5;
+  b.limit_what = "target: 5 s";
+  b.ratio = b.value / 5;
+  b.note = capped_note;
+  add_row(b);
+
+  Row c;
+  c.workload = "recovery";
+  c.setting = setting;
+  c.metric = "restart -> every dispatch finished (acked)";
+  c.value = finished_s.value_or(elapsed);
+  c.unit = "s";
+  c.note = note;
+  add_row(c);
+
+  Row br;
+  br.workload = "recovery";
+  br.setting = setting;
+  br.metric = "claimed again per second (restart to last first start)";
+  br.value = static_cast<double>(distinct) / std::max(claimed_s.value_or(elapsed), 1e-9);
+  br.unit = "dispatches/s";
+  br.note = capped_note;
+  add_row(br);
+
+  Row cr;
+  cr.workload = "recovery";
+  cr.setting = setting;
+  cr.metric = "finished per second (restart to last ack)";
+  cr.value = static_cast<double>(finished_s ? n : std::min<std::uint64_t>(executions, n)) /
+             std::max(finished_s.value_or(elapsed), 1e-9);
+  cr.unit = "dispatches/s";
+  cr.note = note;
+  add_row(cr);
+}
+
+// ---- 6. the HTTP path through mailboxd -------------------------------------------------------
+
+// A mailboxd child process on 127.0.0.1 (any free port) with a fresh data folder; its output
+// goes to a log file in the folder; stopped with SIGTERM (SIGKILL after 10 s).
+class NodeChild {
+public:
+  NodeChild(const Flags& flags, bool sync) : root_(fresh_dir(flags, "http-node")) {
+    if (!std::filesystem::exists(flags.mailboxd))
+      throw std::runtime_error("mailboxd not found at '" + flags.mailboxd +
+                               "': build it (make mailboxd) or pass --mailboxd PATH");
+    const std::string data = root_ + "/data", config = root_ + "/config.json";
+    log_ = root_ + "/mailboxd.log";
+    std::ofstream(config) << R"({"log_level":"warn"})";
+    std::vector<std::string> args = {flags.mailboxd, "--data-dir", data, "--listen", "127.0.0.1:0", "--config", config};
+    if (!sync) args.emplace_back("--unsynced");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int log_fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (log_fd < 0) throw std::runtime_error("cannot create " + log_);
+    pid_ = ::fork();
+    if (pid_ == 0) {  // only async-signal-safe calls until exec
+      ::dup2(log_fd, STDOUT_FILENO);
+      ::dup2(log_fd, STDERR_FILENO);
+      ::close(log_fd);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(log_fd);
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    for (int i = 0; i < 400 && port_ == 0; ++i) {  // up to 20 s
+      std::ifstream in(log_);
+      for (std::string l; std::getline(in, l);)
+        if (auto at = l.find("listening on http://127.0.0.1:"); at != std::string::npos)
+          port_ = static_cast<std::uint16_t>(std::stoi(l.substr(at + 30)));
+      int status = 0;
+      if (port_ == 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        break;
+      }
+      if (port_ == 0) std::this_thread::sleep_for(50ms);
+    }
+    if (port_ == 0) {
+      std::ifstream in(log_);
+      std::stringstream all;
+      all << in.rdbuf();
+      stop();
+      remove_tree(root_);
+      throw std::runtime_error("mailboxd did not start; its output:\n" + all.str());
+    }
+  }
+  ~NodeChild() {
+    stop();
+    remove_tree(root_);
+  }
+  NodeChild(const NodeChild&) = delete;
+  NodeChild& operator=(const NodeChild&) = delete;
+
+  // SIGTERM, then waits (10 s at most) and kills; the exit status, or -1 if it had to be killed.
+  int stop() {
+    if (pid_ <= 0) return exit_status_;
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 200; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return exit_status_;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    exit_status_ = -1;
+    return exit_status_;
+  }
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+
+private:
+  std::string root_;
+  std::string log_;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+  int exit_status_ = -1;
+};
+
+struct Counts {
+  std::uint64_t terminal = 0, acked = 0;
+};
+
+Counts counts_of(const DispatchCounts& c) {
+  return {count_of(c, DispatchStatus::acked) + count_of(c, DispatchStatus::dead_letter) +
+              count_of(c, DispatchStatus::cancelled) + count_of(c, DispatchStatus::superseded),
+          count_of(c, DispatchStatus::acked)};
+}
+
+// The dispatch gauges of a /metrics reply (mailbox_dispatch_depth{status="..."} N).
+std::optional<Counts> counts_from_metrics(const std::string& text) {
+  Counts out;
+  bool any = false;
+  std::istringstream in(text);
+  const std::string prefix = "mailbox_dispatch_depth{status=\"";
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    const auto q = line.find('"', prefix.size());
+    if (q == std::string::npos) continue;
+    const std::string status = line.substr(prefix.size(), q - prefix.size());
+    const auto v = static_cast<std::uint64_t>(std::stod(line.substr(line.rfind(' ') + 1)));
+    any = true;
+    if (status == "acked") out.acked = v;
+    if (status == "acked" || status == "dead_letter" || status == "cancelled" || status == "superseded") out.terminal += v;
+  }
+  return any ? std::optional<Counts>(out) : std::nullopt;
+}
+
+// POSTs `body` to `target` on a fresh loopback connection and hands each SSE event type to
+// `on_event` as soon as its frame has arrived (false stops reading). HttpClient::stream reads the
+// body with http::read into an 8 KiB buffer, which returns only when that buffer is full or the
+// reply ends: on a short run every event would arrive with the last one, hiding the time to the
+// first event. Returns the HTTP status, or an error text.
+std::variant<int, std::string> sse_post(std::uint16_t port, const std::string& target, const std::string& body,
+                                        std::chrono::milliseconds timeout,
+                                        const std::function<bool(const std::string&)>& on_event) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  beast::error_code ec;
+  stream.expires_after(timeout);
+  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+  if (ec) return "connect: " + ec.message();
+  http::request<http::string_body> req{http::verb::post, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  http::write(stream, req, ec);
+  if (ec) return "write: " + ec.message();
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  http::read_header(stream, buffer, parser, ec);
+  if (ec) return "read header: " + ec.message();
+  const int status = static_cast<int>(parser.get().result_int());
+  if (status != 200) return status;
+  std::string pending, event;
+  char chunk[8192];
+  for (int reads = 0; !parser.is_done() && reads < 100000; ++reads) {
+    parser.get().body().data = chunk;
+    parser.get().body().size = sizeof(chunk);
+    stream.expires_after(timeout);
+    http::read_some(stream, buffer, parser, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    pending.append(chunk, sizeof(chunk) - parser.get().body().size);
+    for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+      std::string line = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.rfind("event:", 0) == 0) {
+        event = line.substr(line.size() > 6 && line[6] == ' ' ? 7 : 6);
+      } else if (line.empty() && !event.empty()) {
+        if (!on_event(event)) return status;
+        event.clear();
+      }
+    }
+    if (ec) break;  // the end of the reply (the server closes an SSE reply) or a broken connection
+  }
+  return status;
+}
+
+enum class Outcome { ok, full, conflict, error };
+
+struct BackgroundResult {
+  std::uint64_t done = 0, acked = 0;
+  long submitted = 0, errors = 0, retries = 0;
+  double elapsed = 0;
+  bool timed_out = false;
+  long polls = 0;
+  double poll_ms = 0;  // total time spent in the completion polls
+  [[nodiscard]] double rate() const { return static_cast<double>(done) / std::max(elapsed, 1e-9); }
+  [[nodiscard]] std::string describe_run() const {
+    return "finished " + std::to_string(done) + " (acked " + std::to_string(acked) + ") of " +
+           std::to_string(submitted) + " submitted in " + num(elapsed) + " s; submit retries " +
+           std::to_string(retries) + ", errors " + std::to_string(errors) + "; " + std::to_string(polls) +
+           " completion polls, " + num(poll_ms / std::max<long>(polls, 1)) + " ms each" +
+           (timed_out ? "; TIME CAP HIT" : "");
+  }
+};
+
+// Background submits of `total` dispatches to `threads` threads from the submitter threads
+// (submit(submitter index, thread id)); queue_full and conflict are retried (2 ms pause after
+// queue_full). The end: the terminal dispatch count (read every --http-poll-ms) reaches the
+// submitted count, or the time cap.
+BackgroundResult background_load(const Flags& flags, long threads, long total, const std::string& prefix,
+                                 const std::function<Outcome(int, const std::string&)>& submit,
+                                 const std::function<std::optional<Counts>()>& counts) {
+  BackgroundResult out;
+  const auto deadline = Clock::now() + std::chrono::duration<double>(flags.max_seconds);
+  std::atomic<long> submitted{0}, errors{0}, retries{0};
+  std::atomic<bool> timed_out{false};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> submitters;
+  for (int s = 0; s < flags.submitters; ++s)
+    submitters.emplace_back([&, s] {
+      for (long i = s; i < total; i += flags.submitters) {
+        const std::string thread = prefix + std::to_string(i % threads);
+        for (;;) {
+          if (Clock::now() > deadline) {
+            timed_out = true;
+            return;
+          }
+          const Outcome o = submit(s, thread);
+          if (o == Outcome::ok) {
+            submitted.fetch_add(1);
+            break;
+          }
+          if (o == Outcome::full || o == Outcome::conflict) {
+            retries.fetch_add(1);
+            if (o == Outcome::full) std::this_thread::sleep_for(2ms);
+            continue;
+          }
+          errors.fetch_add(1);
+          break;
+        }
+      }
+    });
+  auto last = Clock::now();
+  const auto interval = std::chrono::milliseconds(flags.http_poll_ms);
+  for (;;) {
+    const auto p0 = Clock::now();
+    auto c = counts();
+    out.poll_ms += ms_between(p0, Clock::now());
+    ++out.polls;
+    if (c) {
+      out.done = c->terminal;
+      out.acked = c->acked;
+    }
+    const bool all_submitted = submitted.load() + errors.load() >= total || timed_out.load();
+    if (all_submitted && out.done >= static_cast<std::uint64_t>(submitted.load())) break;
+    if (Clock::now() > deadline) {
+      timed_out = true;
+      break;
+    }
+    if (seconds_since(last) > 5) {
+      std::cerr << "  " << seconds_since(t0) << " s: submitted " << submitted.load() << ", finished " << out.done << "\n";
+      last = Clock::now();
+    }
+    std::this_thread::sleep_until(p0 + interval);
+  }
+  out.elapsed = seconds_since(t0);
+  for (auto& t : submitters) t.join();
+  out.submitted = submitted.load();
+  out.errors = errors.load();
+  out.retries = retries.load();
+  out.timed_out = timed_out.load();
+  return out;
+}
+
+struct ForegroundResult {
+  std::vector<double> first, finish;
+  int failed = 0;
+};
+
+// --http-samples foreground samples one at a time, half on new threads and half on threads that
+// ran before (as the latency workload); sample(thread) submits, follows the stream, and waits
+// for the ack before it returns.
+ForegroundResult foreground_load(const Flags& flags, const std::string& prefix,
+                                 const std::function<Timed(const std::string&)>& sample) {
+  ForegroundResult out;
+  const auto deadline = Clock::now() + std::chrono::duration<double>(flags.max_seconds);
+  for (int i = 0; i < flags.http_samples && Clock::now() < deadline; ++i) {
+    const auto t = sample(prefix + std::to_string(i % 2 == 0 ? i : i / 4));
+    if (t.first_ms) out.first.push_back(*t.first_ms);
+    if (t.finish_ms) out.finish.push_back(*t.finish_ms);
+    else ++out.failed;
+  }
+  return out;
+}
+
+Outcome outcome_of(const Error& e) {
+  if (e.code == Errc::queue_full) return Outcome::full;
+  if (e.code == Errc::conflict) return Outcome::conflict;
+  return Outcome::error;
+}
+
+void http_path(const Flags& flags, bool sync) {
+  const long threads = flags.http_threads, total = std::max(flags.http_dispatches, threads);
+  const std::string mode = sync ? "synced" : "unsynced";
+  std::cerr << "http: " << mode << ", T=" << threads << ", " << total << " background dispatches, "
+            << flags.http_samples << " foreground samples; embedded first, then through mailboxd\n";
+  // The agents mailboxd registers for these runs: echo (and "default" = echo).
+  AgentRegistry agents;
+  auto echo = std::make_shared<EchoAgent>();
+  std::ignore = agents.add("echo", echo);
+  std::ignore = agents.add("default", echo);
+  std::atomic<int> printed{0};
+  auto report_error = [&](const std::string& what) {
+    if (printed.fetch_add(1) < 5) std::cerr << "  " << what << "\n";
+  };
+
+  // Embedded: the same shapes on a Mailbox in this process.
+  BackgroundResult eb;
+  ForegroundResult ef;
+  {
+    std::cerr << "  embedded background\n";
+    Engine e = Engine::open(flags, "http-embedded", sync, &agents);
+    eb = background_load(
+        flags, threads, total, "hb-",
+        [&](int, const std::string& thread) {
+          RunActivation req = request(thread, "ok");
+          req.intent.agent_id = "echo";
+          auto r = e.mailbox->submit_background(std::move(req));
+          if (r) return Outcome::ok;
+          const Outcome o = outcome_of(r.error());
+          if (o == Outcome::error) report_error("embedded submit: " + describe(r.error()));
+          return o;
+        },
+        [&]() -> std::optional<Counts> {
+          auto c = e.store->count_dispatches_by_status();
+          if (!c) return std::nullopt;
+          return counts_of(*c);
+        });
+    std::cerr << "  embedded foreground\n";
+    ef = foreground_load(flags, "hf-", [&](const std::string& thread) {
+      RunActivation req = request(thread, "ok");
+      req.intent.agent_id = "echo";
+      const auto t0 = Clock::now();
+      auto s = e.mailbox->submit(std::move(req));
+      if (!s) {
+        report_error("embedded foreground submit: " + describe(s.error()));
+        return Timed{};
+      }
+      auto t = follow(s->events, t0, 10s);
+      for (int k = 0; k < 2000; ++k) {  // the ack, so the next sample starts on an idle node
+        auto d = e.store->load_dispatch(s->result.dispatch_id);
+        if (!d || !*d || is_terminal((*d)->status)) break;
+        std::this_thread::sleep_for(1ms);
+      }
+      return t;
+    });
+    e.close();
+  }
+
+  // Through mailboxd: keep-alive clients, one per submitter, one for the polls, one for samples.
+  BackgroundResult hb;
+  ForegroundResult hf;
+  int exit_status = -1;
+  {
+    NodeChild node(flags, sync);
+    std::cerr << "  mailboxd up on 127.0.0.1:" << node.port() << "; HTTP background\n";
+    std::vector<std::unique_ptr<client::HttpClient>> clients;
+    for (int s = 0; s < flags.submitters; ++s)
+      clients.push_back(std::make_unique<client::HttpClient>("127.0.0.1", node.port(), 30s));
+    client::HttpClient poller("127.0.0.1", node.port(), 30s);
+    const std::string body = R"({"messages":[{"role":"user","content":"ok"}],"agent_id":"echo"})";
+    hb = background_load(
+        flags, threads, total, "hb-",
+        [&](int s, const std::string& thread) {
+          auto r = clients[static_cast<std::size_t>(s)]->request("POST", "/v1/threads/" + thread + "/mailbox", body);
+          if (!r) {
+            report_error("HTTP submit: " + describe(r.error()));
+            return Outcome::error;
+          }
+          if (r->status == 201 || r->status == 202) return Outcome::ok;
+          if (r->status == 429) return Outcome::full;
+          if (r->status == 409) return Outcome::conflict;
+          report_error("HTTP submit: " + std::to_string(r->status) + " " + r->body);
+          return Outcome::error;
+        },
+        [&]() -> std::optional<Counts> {
+          auto r = poller.request("GET", "/metrics");
+          if (!r || r->status != 200) return std::nullopt;
+          return counts_from_metrics(r->body);
+        });
+    std::cerr << "  HTTP foreground\n";
+    client::HttpClient fg("127.0.0.1", node.port(), 30s);
+    const std::string fg_body = R"({"messages":[{"role":"user","content":"ok"}],"agent_id":"echo","stream":true})";
+    hf = foreground_load(flags, "hf-", [&](const std::string& thread) {
+      Timed t;
+      const auto t0 = Clock::now();
+      auto r = sse_post(node.port(), "/v1/threads/" + thread + "/messages", fg_body, 30s,
+                        [&](const std::string& event) {
+                          if (!t.first_ms) t.first_ms = ms_between(t0, Clock::now());
+                          if (event == "run_finish") {
+                            t.finish_ms = ms_between(t0, Clock::now());
+                            return false;
+                          }
+                          return true;
+                        });
+      if (!std::holds_alternative<int>(r) || std::get<int>(r) != 200) {
+        report_error("HTTP foreground submit: " +
+                     (std::holds_alternative<int>(r) ? std::to_string(std::get<int>(r)) : std::get<std::string>(r)));
+        return Timed{};
+      }
+      // The ack (the thread's newest dispatch terminal), so the next sample starts on an idle node.
+      for (int k = 0; k < 2000; ++k) {
+        auto g = fg.request("GET", "/v1/threads/" + thread + "/mailbox?limit=1");
+        if (!g || g->status != 200) break;
+        try {
+          const boost::json::value listing = boost::json::parse(g->body);
+          const auto& ds = listing.as_object().at("dispatches").as_array();
+          if (ds.empty()) break;
+          const auto st = ds.at(0).as_object().at("status").as_string();
+          if (st != "queued" && st != "claimed") break;
+        } catch (const std::exception&) {
+          break;
+        }
+        std::this_thread::sleep_for(1ms);
+      }
+      return t;
+    });
+    exit_status = node.stop();
+  }
+
+  const std::string bg_setting = mode + ", T=" + std::to_string(threads) + ", " + std::to_string(total) +
+                                 " dispatches, echo agent";
+  Row r;
+  r.workload = "http path";
+  r.setting = bg_setting;
+  r.metric = "background dispatches/s";
+  r.value = hb.rate();
+  r.unit = "dispatches/s";
+  r.limit = eb.rate();
+  r.limit_what = "embedded Mailbox, same agent registry (echo), shape and completion poll (every " +
+                 std::to_string(flags.http_poll_ms) + " ms), same run";
+  r.ratio = r.value / std::max(*r.limit, 1e-9);
+  r.note = "HTTP: " + hb.describe_run() + "; embedded: " + eb.describe_run() + "; mailboxd exit status " +
+           std::to_string(exit_status);
+  add_row(r);
+
+  const std::string fg_setting = mode + ", idle threads, echo agent";
+  const std::string fg_note = "HTTP n=" + std::to_string(hf.first.size()) + ", failed " + std::to_string(hf.failed) +
+                              "; embedded n=" + std::to_string(ef.first.size()) + ", failed " +
+                              std::to_string(ef.failed) +
+                              "; every HTTP sample opens a loopback connection (an SSE reply ends its connection), "
+                              "events read as they arrive";
+  const auto hp1 = percentiles(hf.first), hp2 = percentiles(hf.finish);
+  const auto ep1 = percentiles(ef.first), ep2 = percentiles(ef.finish);
+  for (const auto& [metric, hp, ep] : {std::tuple{"submit -> first event", hp1, ep1},
+                                       std::tuple{"submit -> run finished", hp2, ep2}}) {
+    for (const auto& [q, hv, ev] : {std::tuple{"p50", hp.p50, ep.p50}, std::tuple{"p99", hp.p99, ep.p99},
+                                    std::tuple{"max", hp.max, ep.max}}) {
+      Row f;
+      f.workload = "http path";
+      f.setting = fg_setting;
+      f.metric = std::string("foreground ") + metric + " " + q;
+      f.value = hv;
+      f.unit = "ms";
+      f.limit = ev;
+      f.limit_what = std::string("embedded Mailbox, same agent, same run, ") + q;
+      f.ratio = hv / std::max(ev, 1e-9);
+      f.note = fg_note;
+      add_row(f);
+    }
+  }
+}
+
 // ---- output ----------------------------------------------------------------------------------
 
 void write_json(const Flags& flags) {
@@ -848,9 +1689,13 @@ int main(int argc, char** argv) {
       }
     }
     if (wants(flags, "idle")) idle(flags);
+    if (wants(flags, "recovery")) recovery(flags);
+    if (wants(flags, "http"))
+      for (bool sync : syncs) http_path(flags, sync);
   } catch (const std::exception& ex) {
     std::cerr << "mbx_loadgen: " << ex.what() << "\n";
     write_json(flags);
+    remove_tree((std::filesystem::path(flags.dir) / ("mbx-loadgen-" + std::to_string(::getpid()))).string());
     return 1;
   }
   write_json(flags);
