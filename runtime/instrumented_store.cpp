@@ -115,6 +115,11 @@ Result<std::uint64_t> InstrumentedStore::commit_run_append(const std::string& t,
                                                            const Fence* f, std::int64_t n) {
   return timed(metrics_, "commit_run_append", [&] { return inner_.commit_run_append(t, m, v, r, f, n); });
 }
+Result<StepCommit> InstrumentedStore::commit_run_step(const std::string& t, const std::vector<Message>& m,
+                                                      std::optional<std::uint64_t> v, const RunRecord& r,
+                                                      const Fence& f, const DispatchStep& step, std::int64_t n) {
+  return timed(metrics_, "commit_run_step", [&] { return inner_.commit_run_step(t, m, v, r, f, step, n); });
+}
 Result<std::uint64_t> InstrumentedStore::committed_version(const std::string& t) {
   return timed(metrics_, "committed_version", [&] { return inner_.committed_version(t); });
 }

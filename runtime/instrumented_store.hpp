@@ -48,6 +48,9 @@ public:
   Result<std::uint64_t> commit_run_append(const std::string& thread_id, const std::vector<Message>& messages,
                                           std::optional<std::uint64_t> expected_version, const RunRecord& run,
                                           const Fence* fence, std::int64_t now_ms) override;
+  Result<StepCommit> commit_run_step(const std::string& thread_id, const std::vector<Message>& messages,
+                                     std::optional<std::uint64_t> expected_version, const RunRecord& run,
+                                     const Fence& fence, const DispatchStep& step, std::int64_t now_ms) override;
   Result<std::uint64_t> committed_version(const std::string& thread_id) override;
   Result<std::vector<MessageRecord>> load_committed_messages(const std::string& thread_id, std::uint64_t from_seq,
                                                              std::uint32_t limit) override;

@@ -218,11 +218,6 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
   // 3. Rebuild the activation from the store: any worker can execute any dispatch.
   auto activation = reconstruct_run_request(store_, d);
   run->instance_id = ids_.next_id();
-  auto started = store_.record_dispatch_start(fence, run->instance_id, now_ms());
-  if (!started) {
-    spdlog::warn("dispatch {}: start refused: {}", d.dispatch_id, describe(started.error()));
-    return;
-  }
   if (!activation) {
     RunRecord record = **loaded;
     {
@@ -235,7 +230,8 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
     end_attempt(run, failed, now_ms());
     return;
   }
-  // 4. The run record goes Running (a retry also closes the tool calls its last attempt left open).
+  // 4. The start, one write: the dispatch's start and the run record Running (a retry also
+  //    closes the tool calls its last attempt left open).
   RunRecord record = std::move(**loaded);
   const std::int64_t now_s = clock_.now_s();
   record.status = RunStatus::running;
@@ -256,7 +252,10 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
       synthetic = synthetic_tool_results(dangling_tool_calls(*history, d.run_id, decided_calls(*activation)), d.run_id,
                                          "the previous attempt stopped before the tool returned", ids_);
     }
-    auto committed = store_.commit_run_append(d.thread_id, synthetic, *version, record, &fence, now_ms());
+    DispatchStep start;
+    start.kind = DispatchStep::Kind::start;
+    start.instance_id = run->instance_id;
+    auto committed = store_.commit_run_step(d.thread_id, synthetic, *version, record, fence, start, now_ms());
     if (committed) break;
     if (committed.error().code != Errc::conflict || attempt + 1 >= config_.append_retries) {
       spdlog::warn("run {}: start not recorded: {}", d.run_id, describe(committed.error()));
@@ -320,10 +319,12 @@ void Mailbox::Engine::release_recorded_end(const ActiveRunPtr& run, const RunRec
   result.termination = termination;
   result.response = record.final_output;
   if (termination.kind == TerminationKind::error) result.error = termination.detail;
-  std::ignore = store_.record_run_result(run->fence, result, now_ms());  // advisory projection
-  auto released = termination.kind == TerminationKind::error
-                      ? store_.dead_letter(run->fence, termination.detail, now_ms())
-                      : store_.ack(run->fence, now_ms());
+  DispatchStep release;
+  release.kind = termination.kind == TerminationKind::error ? DispatchStep::Kind::dead_letter : DispatchStep::Kind::ack;
+  if (!result.dispatch_instance_id.empty()) release.result = std::move(result);  // else only the release
+  release.error = termination.detail;
+  // The record is written again unchanged, so that result and release are one fenced write.
+  auto released = store_.commit_run_step(d.thread_id, {}, std::nullopt, record, run->fence, release, now_ms());
   if (!released) {
     spdlog::warn("dispatch {}: release of the recorded end failed: {}", d.dispatch_id, describe(released.error()));
     return;
@@ -420,8 +421,9 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
     }
   }
 
-  // The run's end: the finish event (first, so a reader who sees the run ended finds it), the
-  // record with synthetic tool results, the dispatch result, ack / dead letter. All fenced.
+  // The run's end: the finish event (first, so a reader who sees the run ended finds it), then
+  // ONE write: the record with synthetic tool results, the dispatch result, ack / dead letter.
+  // All fenced.
   std::unique_lock<std::mutex> lock(run->write_mu);
   AgentEvent finish;
   finish.type = AgentEventType::run_finish;
@@ -453,7 +455,18 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
     record.outcome = RunOutcome{termination, record.final_output, record.error_payload};
     record.finished_at = now_s;
   }
-  Result<std::uint64_t> committed = internal_error("not attempted");
+  RunDispatchResult dispatch_result;
+  dispatch_result.run_id = d.run_id;
+  dispatch_result.dispatch_instance_id = run->instance_id;
+  dispatch_result.status = record.status;
+  dispatch_result.termination = termination;
+  dispatch_result.response = result.response;
+  if (!error.empty()) dispatch_result.error = error;
+  DispatchStep release;
+  release.kind = disposition == Disposition::ack ? DispatchStep::Kind::ack : DispatchStep::Kind::dead_letter;
+  release.result = std::move(dispatch_result);
+  release.error = error;
+  Result<StepCommit> committed = internal_error("not attempted");
   for (std::uint32_t attempt = 0; attempt < config_.append_retries; ++attempt) {
     auto version = store_.committed_version(d.thread_id);
     if (!version) {
@@ -469,7 +482,7 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
       }
       synthetic = synthetic_tool_results(dangling_tool_calls(*history, d.run_id, {}), d.run_id, termination.detail, ids_);
     }
-    committed = store_.commit_run_append(d.thread_id, synthetic, *version, record, &fence, now_ms());
+    committed = store_.commit_run_step(d.thread_id, synthetic, *version, record, fence, release, now_ms());
     if (committed || committed.error().code != Errc::conflict) break;
   }
   if (!committed) {
@@ -481,17 +494,6 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
   }
   run->record = record;
   lock.unlock();
-  RunDispatchResult dispatch_result;
-  dispatch_result.run_id = d.run_id;
-  dispatch_result.dispatch_instance_id = run->instance_id;
-  dispatch_result.status = record.status;
-  dispatch_result.termination = termination;
-  dispatch_result.response = result.response;
-  if (!error.empty()) dispatch_result.error = error;
-  std::ignore = store_.record_run_result(fence, dispatch_result, now_ms());  // advisory projection
-  auto released = disposition == Disposition::ack ? store_.ack(fence, now_ms())
-                                                  : store_.dead_letter(fence, error, now_ms());
-  if (!released) spdlog::warn("dispatch {}: release failed: {}", d.dispatch_id, describe(released.error()));
   const char* outcome = record.status == RunStatus::waiting                       ? "waiting"
                         : termination.kind == TerminationKind::cancelled           ? "cancelled"
                         : termination.kind == TerminationKind::error               ? "error"

@@ -11,6 +11,7 @@
 #include "messages/agent_event.hpp"
 #include "messages/error.hpp"
 #include "messages/message.hpp"
+#include "messages/run_dispatch.hpp"
 #include "messages/run_record.hpp"
 #include "store/fence.hpp"
 
@@ -24,6 +25,22 @@ namespace mbx {
 struct RunPage {
   std::vector<RunRecord> items;
   std::uint64_t total = 0;
+};
+
+// A transition of the fenced dispatch written in the same atomic step as a run commit, so that
+// a run's start is one write (record_dispatch_start + the Running record) and its end is one
+// (the final record + record_run_result + ack or dead letter).
+struct DispatchStep {
+  enum class Kind : std::uint8_t { start, ack, dead_letter };
+  Kind kind = Kind::start;
+  std::string instance_id;                  // start: the attempt's instance id
+  std::optional<RunDispatchResult> result;  // ack / dead_letter: recorded before the release
+  std::string error;                        // dead_letter: the reason
+};
+
+struct StepCommit {
+  std::uint64_t version = 0;  // the thread's committed version after the write
+  RunDispatch dispatch;       // the fenced dispatch as written
 };
 
 class ThreadRunStore {
@@ -51,6 +68,16 @@ public:
                                                                 std::optional<std::uint64_t> expected_version,
                                                                 const RunRecord& run, const Fence* fence,
                                                                 std::int64_t now_ms) = 0;
+
+  // commit_run_append and, in the same atomic write, `step` on the fence's dispatch (which must
+  // run `run`). Errors: those of commit_run_append, and validation when the dispatch cannot
+  // make the step; on any error nothing is written (a stale-epoch fence still supersedes the
+  // dispatch, as every fenced operation does).
+  [[nodiscard]] virtual Result<StepCommit> commit_run_step(const std::string& thread_id,
+                                                           const std::vector<Message>& messages,
+                                                           std::optional<std::uint64_t> expected_version,
+                                                           const RunRecord& run, const Fence& fence,
+                                                           const DispatchStep& step, std::int64_t now_ms) = 0;
 
   [[nodiscard]] virtual Result<std::uint64_t> committed_version(const std::string& thread_id) = 0;
   // Records with seq >= from_seq, at most `limit` (0 = all).

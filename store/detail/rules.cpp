@@ -56,6 +56,18 @@ Result<void> validate_commit(const std::string& thread_id, const std::vector<Mes
   return {};
 }
 
+Result<void> apply_step(RunDispatch& d, const DispatchStep& step, std::int64_t now_ms) {
+  switch (step.kind) {
+    case DispatchStep::Kind::start: return d.record_dispatch_start(step.instance_id, now_ms);
+    case DispatchStep::Kind::ack:
+    case DispatchStep::Kind::dead_letter:
+      if (step.result)
+        if (auto r = d.record_run_result(*step.result, now_ms); !r) return r;
+      return step.kind == DispatchStep::Kind::ack ? d.mark_acked(now_ms) : d.mark_dead_letter(now_ms, step.error);
+  }
+  return validation_error("commit_run_step: unknown step kind");
+}
+
 Error version_conflict(const std::string& thread_id, std::uint64_t expected, std::uint64_t actual) {
   return conflict_error("version conflict on thread '" + thread_id + "': expected " + std::to_string(expected) +
                         ", actual " + std::to_string(actual));

@@ -8,6 +8,7 @@
 #include "messages/run_dispatch.hpp"
 #include "messages/run_record.hpp"
 #include "store/fence.hpp"
+#include "store/thread_run_store.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -52,6 +53,10 @@ enum class FenceVerdict : std::uint8_t {
 // for a non-empty delta.
 [[nodiscard]] Result<void> validate_commit(const std::string& thread_id, const std::vector<Message>& messages,
                                            std::optional<std::uint64_t> expected_version, const RunRecord& run);
+
+// Applies a commit_run_step's step to `d` (a copy of the owned dispatch); an error leaves the
+// transition illegal and nothing may be written.
+[[nodiscard]] Result<void> apply_step(RunDispatch& d, const DispatchStep& step, std::int64_t now_ms);
 
 [[nodiscard]] Error version_conflict(const std::string& thread_id, std::uint64_t expected, std::uint64_t actual);
 

@@ -436,9 +436,26 @@ Result<std::uint64_t> MemoryStore::commit_run_append(const std::string& thread_i
                                                      const std::vector<Message>& messages,
                                                      std::optional<std::uint64_t> expected_version,
                                                      const RunRecord& run, const Fence* fence, std::int64_t now_ms) {
+  auto committed = commit_run(thread_id, messages, expected_version, run, fence, nullptr, now_ms);
+  if (!committed) return committed.error();
+  return committed->version;
+}
+
+Result<StepCommit> MemoryStore::commit_run_step(const std::string& thread_id, const std::vector<Message>& messages,
+                                                std::optional<std::uint64_t> expected_version, const RunRecord& run,
+                                                const Fence& fence, const DispatchStep& step, std::int64_t now_ms) {
+  return commit_run(thread_id, messages, expected_version, run, &fence, &step, now_ms);
+}
+
+Result<StepCommit> MemoryStore::commit_run(const std::string& thread_id, const std::vector<Message>& messages,
+                                           std::optional<std::uint64_t> expected_version, const RunRecord& run,
+                                           const Fence* fence, const DispatchStep* step, std::int64_t now_ms) {
   if (auto r = detail::validate_commit(thread_id, messages, expected_version, run); !r) return r.error();
+  if (step != nullptr && fence == nullptr) return validation_error("commit_run_step: a step needs a fence");
   std::lock_guard<std::mutex> lock(mu_);
   auto& s = *state_;
+  StepCommit out;
+  RunDispatch* stepped = nullptr;  // the owned dispatch, changed last so that an error writes nothing
   if (fence != nullptr) {
     if (auto it = s.dispatches.find(fence->dispatch_id); it != s.dispatches.end() && it->second.thread_id != thread_id)
       return validation_error("commit_run_append: fence dispatch '" + fence->dispatch_id + "' belongs to thread '" +
@@ -448,6 +465,11 @@ Result<std::uint64_t> MemoryStore::commit_run_append(const std::string& thread_i
     if ((*d)->run_id != run.run_id)
       return validation_error("commit_run_append: fence dispatch '" + fence->dispatch_id + "' runs '" +
                               (*d)->run_id + "', not '" + run.run_id + "'");
+    if (step != nullptr) {
+      out.dispatch = **d;
+      if (auto r = detail::apply_step(out.dispatch, *step, now_ms); !r) return r.error();
+      stepped = *d;
+    }
   }
   if (auto existing = s.runs.find(run.run_id); existing != s.runs.end() && existing->second.thread_id != thread_id)
     return validation_error("commit_run_append: run '" + run.run_id + "' belongs to thread '" +
@@ -473,7 +495,9 @@ Result<std::uint64_t> MemoryStore::commit_run_append(const std::string& thread_i
   auto latest = std::max_element(t.run_order.begin(), t.run_order.end(),
                                  [](const auto& a, const auto& b) { return a.second < b.second; });
   t.latest_run_id = latest->first;
-  return static_cast<std::uint64_t>(t.log.size());
+  if (stepped != nullptr) *stepped = out.dispatch;
+  out.version = static_cast<std::uint64_t>(t.log.size());
+  return out;
 }
 
 Result<std::uint64_t> MemoryStore::committed_version(const std::string& thread_id) {

@@ -86,12 +86,29 @@ Result<std::uint64_t> RocksdbStore::commit_run_append(const std::string& thread_
                                                       const std::vector<Message>& messages,
                                                       std::optional<std::uint64_t> expected_version,
                                                       const RunRecord& run, const Fence* fence, std::int64_t now_ms) {
+  auto committed = commit_run(thread_id, messages, expected_version, run, fence, nullptr, now_ms);
+  if (!committed) return committed.error();
+  return committed->version;
+}
+
+Result<StepCommit> RocksdbStore::commit_run_step(const std::string& thread_id, const std::vector<Message>& messages,
+                                                 std::optional<std::uint64_t> expected_version, const RunRecord& run,
+                                                 const Fence& fence, const DispatchStep& step, std::int64_t now_ms) {
+  return commit_run(thread_id, messages, expected_version, run, &fence, &step, now_ms);
+}
+
+Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const std::vector<Message>& messages,
+                                            std::optional<std::uint64_t> expected_version, const RunRecord& run,
+                                            const Fence* fence, const DispatchStep* step, std::int64_t now_ms) {
   if (auto r = detail::validate_commit(thread_id, messages, expected_version, run); !r) return r.error();
   if (!rdb::is_key_safe(thread_id) || !rdb::is_key_safe(run.run_id))
     return validation_error("commit_run_append: thread and run ids must contain no NUL byte");
   for (const auto& msg : messages)
     if (!rdb::is_key_safe(msg.id)) return validation_error("commit_run_append: message ids must contain no NUL byte");
+  if (step != nullptr && fence == nullptr) return validation_error("commit_run_step: a step needs a fence");
   auto& m = *impl_;
+  StepCommit out;
+  std::optional<RunDispatch> owned;  // the dispatch before the step, when there is one
   std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
   auto meta = m.get_meta_locked(thread_id);
   if (!meta) return meta.error();
@@ -108,6 +125,11 @@ Result<std::uint64_t> RocksdbStore::commit_run_append(const std::string& thread_
     if (d->run_id != run.run_id || d->thread_id != thread_id)
       return validation_error("commit_run_append: fence dispatch '" + fence->dispatch_id + "' runs '" + d->run_id +
                               "', not '" + run.run_id + "'");
+    if (step != nullptr) {
+      out.dispatch = *d;
+      if (auto r = detail::apply_step(out.dispatch, *step, now_ms); !r) return r.error();
+      owned = std::move(*d);
+    }
   }
   auto existing = m.get_run(run.run_id);
   if (!existing) return existing.error();
@@ -163,9 +185,12 @@ Result<std::uint64_t> RocksdbStore::commit_run_append(const std::string& thread_
     meta->latest_updated_at = std::get<0>(best);
     meta->latest_run_id = std::get<2>(best);
   }
+  if (owned) m.stage_dispatch(b, *meta, &*owned, &out.dispatch);
   m.stage_meta(b, thread_id, meta_before, *meta);
-  if (auto r = m.commit_locked(thread_id, b, "commit_run_append", &*meta); !r) return r.error();
-  return meta->version;
+  if (auto r = m.commit_locked(thread_id, b, step != nullptr ? "commit_run_step" : "commit_run_append", &*meta); !r)
+    return r.error();
+  out.version = meta->version;
+  return out;
 }
 
 Result<std::uint64_t> RocksdbStore::committed_version(const std::string& thread_id) {

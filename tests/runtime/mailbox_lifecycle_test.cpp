@@ -158,24 +158,26 @@ TEST_F(MailboxLifecycleTest, ALostLeaseCancelsTheRunWithoutAckAndTheRetryRepairs
   EXPECT_EQ(results, 1);  // the first attempt's tool call got exactly one (synthetic) result
 }
 
-// A node that dies at one chosen write: the write is not made and the node does nothing more
-// for that run (its lease then runs out, as a killed node's would).
+// A node that dies at the run's end write: the write is not made (die_at_run_end), or only its
+// run part is, without the dispatch's release (die_between_end_and_ack: what a node of an
+// earlier version, which released in a separate write, left when it died in between). Either
+// way the node does nothing more for that run; its lease then runs out, as a killed node's would.
 class DyingStore final : public InstrumentedStore {
 public:
   DyingStore(Store& inner, Metrics& m) : InstrumentedStore(inner, m) {}
-  Result<std::uint64_t> commit_run_append(const std::string& thread_id, const std::vector<Message>& messages,
-                                          std::optional<std::uint64_t> expected_version, const RunRecord& record,
-                                          const Fence* fence, std::int64_t now_ms) override {
-    if (record.status == RunStatus::done && die_at_run_end.exchange(false))
+  Result<StepCommit> commit_run_step(const std::string& thread_id, const std::vector<Message>& messages,
+                                     std::optional<std::uint64_t> expected_version, const RunRecord& record,
+                                     const Fence& fence, const DispatchStep& step, std::int64_t now_ms) override {
+    if (step.kind != DispatchStep::Kind::start && die_at_run_end.exchange(false))
       return store_error("simulated crash before the run's end was written");
-    return InstrumentedStore::commit_run_append(thread_id, messages, expected_version, record, fence, now_ms);
-  }
-  Result<RunDispatch> ack(const Fence& fence, std::int64_t now_ms) override {
-    if (die_at_ack.exchange(false)) return store_error("simulated crash before the ack");
-    return InstrumentedStore::ack(fence, now_ms);
+    if (step.kind != DispatchStep::Kind::start && die_between_end_and_ack.exchange(false)) {
+      std::ignore = InstrumentedStore::commit_run_append(thread_id, messages, expected_version, record, &fence, now_ms);
+      return store_error("simulated crash between the run's end and its ack");
+    }
+    return InstrumentedStore::commit_run_step(thread_id, messages, expected_version, record, fence, step, now_ms);
   }
   std::atomic<bool> die_at_run_end{false};
-  std::atomic<bool> die_at_ack{false};
+  std::atomic<bool> die_between_end_and_ack{false};
 };
 
 int answers_of(Store& store, const std::string& thread_id, const std::string& run_id) {
@@ -209,7 +211,7 @@ TEST_F(MailboxLifecycleTest, ACrashBetweenTheRunsEndAndItsAckAcksWithoutRunningA
   auto config = fast_config();
   config.lease_ms = 400;
   start(config, &dying);
-  dying.die_at_ack = true;
+  dying.die_between_end_and_ack = true;
   auto s = mailbox_->submit_background(request("t1", "echo done before the crash"));
   ASSERT_TRUE(s);
   ASSERT_TRUE(eventually([&] { return status_of(store_, s->dispatch_id) == DispatchStatus::acked; }, 10s));

@@ -56,6 +56,11 @@ public:
     }
     return inner_.commit_run_append(t, ms, v, run, f, now);
   }
+  Result<StepCommit> commit_run_step(const std::string& t, const std::vector<Message>& ms, std::optional<std::uint64_t> v,
+                                     const RunRecord& run, const Fence& f, const DispatchStep& step,
+                                     std::int64_t now) override {
+    return inner_.commit_run_step(t, ms, v, run, f, step, now);
+  }
   Result<std::uint64_t> committed_version(const std::string& t) override { return inner_.committed_version(t); }
   Result<std::vector<MessageRecord>> load_committed_messages(const std::string& t, std::uint64_t f,
                                                             std::uint32_t l) override {

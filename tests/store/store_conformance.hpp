@@ -51,13 +51,14 @@ enum class FencedWrite : std::uint8_t {
   record_dispatch_start,
   record_run_result,
   commit_run_append,
+  commit_run_step,
   append_event,
 };
 
-inline constexpr std::array<FencedWrite, 8> kAllFencedWrites{
+inline constexpr std::array<FencedWrite, 9> kAllFencedWrites{
     FencedWrite::ack,          FencedWrite::nack,         FencedWrite::dead_letter,
     FencedWrite::extend_lease, FencedWrite::record_dispatch_start, FencedWrite::record_run_result,
-    FencedWrite::commit_run_append, FencedWrite::append_event};
+    FencedWrite::commit_run_append, FencedWrite::commit_run_step, FencedWrite::append_event};
 
 [[nodiscard]] inline const char* name_of(FencedWrite w) {
   switch (w) {
@@ -68,6 +69,7 @@ inline constexpr std::array<FencedWrite, 8> kAllFencedWrites{
     case FencedWrite::record_dispatch_start: return "record_dispatch_start";
     case FencedWrite::record_run_result: return "record_run_result";
     case FencedWrite::commit_run_append: return "commit_run_append";
+    case FencedWrite::commit_run_step: return "commit_run_step";
     case FencedWrite::append_event: return "append_event";
   }
   return "?";
@@ -316,6 +318,15 @@ protected:
         run.steps = 1;
         run.updated_at = now_ms / 1000;
         return drop_value(store_->commit_run_append("t-1", {assistant_message("m-2")}, 1, run, &fence, now_ms));
+      }
+      case FencedWrite::commit_run_step: {
+        RunRecord run = make_run("r-1", "t-1", RunStatus::done);
+        run.updated_at = now_ms / 1000;
+        DispatchStep step;
+        step.kind = DispatchStep::Kind::ack;
+        step.result = done_result("r-1", "inst-1");
+        return drop_value(
+            store_->commit_run_step("t-1", {assistant_message("m-2")}, 1, run, fence, step, now_ms));
       }
       case FencedWrite::append_event:
         return drop_value(store_->append_event("r-1", text_event("t-1", "r-1", "late", now_ms), &fence));
@@ -1163,6 +1174,9 @@ TYPED_TEST_P(StoreConformance, RecordRunResultWithStaleTokenIsFencedAndWritesNot
 TYPED_TEST_P(StoreConformance, CommitRunAppendWithStaleTokenIsFencedAndWritesNothing) {
   this->check_stale_token(FencedWrite::commit_run_append);
 }
+TYPED_TEST_P(StoreConformance, CommitRunStepWithStaleTokenIsFencedAndWritesNothing) {
+  this->check_stale_token(FencedWrite::commit_run_step);
+}
 TYPED_TEST_P(StoreConformance, AppendEventWithStaleTokenIsFencedAndWritesNothing) {
   this->check_stale_token(FencedWrite::append_event);
 }
@@ -1190,6 +1204,9 @@ TYPED_TEST_P(StoreConformance, RecordRunResultAfterInterruptIsFencedAndOnlySuper
 TYPED_TEST_P(StoreConformance, CommitRunAppendAfterInterruptIsFencedAndOnlySupersedes) {
   this->check_after_interrupt(FencedWrite::commit_run_append);
 }
+TYPED_TEST_P(StoreConformance, CommitRunStepAfterInterruptIsFencedAndOnlySupersedes) {
+  this->check_after_interrupt(FencedWrite::commit_run_step);
+}
 TYPED_TEST_P(StoreConformance, AppendEventAfterInterruptIsFencedAndOnlySupersedes) {
   this->check_after_interrupt(FencedWrite::append_event);
 }
@@ -1214,6 +1231,9 @@ TYPED_TEST_P(StoreConformance, RecordRunResultAfterLeaseReclaimIsFencedAndWrites
 }
 TYPED_TEST_P(StoreConformance, CommitRunAppendAfterLeaseReclaimIsFencedAndWritesNothing) {
   this->check_after_reclaim(FencedWrite::commit_run_append);
+}
+TYPED_TEST_P(StoreConformance, CommitRunStepAfterLeaseReclaimIsFencedAndWritesNothing) {
+  this->check_after_reclaim(FencedWrite::commit_run_step);
 }
 TYPED_TEST_P(StoreConformance, AppendEventAfterLeaseReclaimIsFencedAndWritesNothing) {
   this->check_after_reclaim(FencedWrite::append_event);
@@ -1742,6 +1762,80 @@ TYPED_TEST_P(StoreConformance, CommitRunAppendAppendsAtConsecutiveSeqAndWritesRu
   EXPECT_EQ(this->messages("t-1"), expected);
 }
 
+TYPED_TEST_P(StoreConformance, CommitRunStepStartRecordsTheStartAndTheRunInOneWrite) {
+  auto& s = this->store();
+  this->commit({user_message("m-1")}, 0, make_run("r-1"));
+  const RunDispatch claimed = this->enqueue_claimed(make_dispatch("d-1", "t-1", "r-1"));
+  RunRecord running = make_run("r-1", "t-1", RunStatus::running, kT0s, kT0s + 1);
+  running.dispatch_id = "d-1";
+  DispatchStep start;
+  start.kind = DispatchStep::Kind::start;
+  start.instance_id = "inst-1";
+  auto committed = s.commit_run_step("t-1", {}, 1, running, Fence::of(claimed), start, kT0 + 1'000);
+  ASSERT_TRUE(is_ok(committed)) << describe(committed.error());
+  EXPECT_EQ(committed->version, 1u);
+  RunDispatch expected = claimed;
+  ASSERT_TRUE(is_ok(expected.record_dispatch_start("inst-1", kT0 + 1'000)));
+  EXPECT_EQ(committed->dispatch, expected);
+  EXPECT_EQ(this->load("d-1"), expected);
+  EXPECT_EQ(this->load_run("r-1"), running);
+}
+
+TYPED_TEST_P(StoreConformance, CommitRunStepAckWritesTheEndTheResultAndTheReleaseTogether) {
+  auto& s = this->store();
+  const auto scene = this->fenced_scene();
+  const RunRecord done = make_run("r-1", "t-1", RunStatus::done, kT0s, kT0s + 2);
+  DispatchStep end;
+  end.kind = DispatchStep::Kind::ack;
+  end.result = done_result("r-1", "inst-1");
+  auto committed = s.commit_run_step("t-1", {assistant_message("m-2")}, 1, done, scene.fence, end, kT0 + 2'000);
+  ASSERT_TRUE(is_ok(committed)) << describe(committed.error());
+  EXPECT_EQ(committed->version, 2u);
+  RunDispatch expected = scene.claimed;
+  ASSERT_TRUE(is_ok(expected.record_run_result(*end.result, kT0 + 2'000)));
+  ASSERT_TRUE(is_ok(expected.mark_acked(kT0 + 2'000)));
+  EXPECT_EQ(committed->dispatch, expected);
+  EXPECT_EQ(this->load("d-1"), expected);
+  EXPECT_EQ(this->load_run("r-1"), done);
+  EXPECT_EQ(this->version("t-1"), 2u);
+  // The thread is free again: its next dispatch can be claimed.
+  this->enqueue(make_dispatch("d-2", "t-1", "r-2"));
+  EXPECT_EQ(this->claim_one("t-1", kT0 + 3'000).dispatch_id, "d-2");
+}
+
+TYPED_TEST_P(StoreConformance, CommitRunStepDeadLetterRecordsItsError) {
+  auto& s = this->store();
+  const auto scene = this->fenced_scene();
+  const RunRecord done = make_run("r-1", "t-1", RunStatus::done, kT0s, kT0s + 2);
+  DispatchStep end;
+  end.kind = DispatchStep::Kind::dead_letter;
+  end.error = "fatal";
+  auto committed = s.commit_run_step("t-1", {}, std::nullopt, done, scene.fence, end, kT0 + 2'000);
+  ASSERT_TRUE(is_ok(committed)) << describe(committed.error());
+  EXPECT_EQ(committed->dispatch.status, DispatchStatus::dead_letter);
+  EXPECT_EQ(committed->dispatch.last_error, "fatal");
+  EXPECT_EQ(this->load("d-1"), committed->dispatch);
+}
+
+TYPED_TEST_P(StoreConformance, CommitRunStepThatFailsWritesNeitherTheRunNorTheDispatch) {
+  auto& s = this->store();
+  const auto scene = this->fenced_scene();
+  const Footprint before = this->footprint();
+  const RunRecord done = make_run("r-1", "t-1", RunStatus::done, kT0s, kT0s + 2);
+  DispatchStep end;
+  end.kind = DispatchStep::Kind::ack;
+  end.result = done_result("r-1", "inst-1");
+  // A version conflict: the step is not made either.
+  EXPECT_TRUE(fails_with(s.commit_run_step("t-1", {assistant_message("m-2")}, 7, done, scene.fence, end, kT0 + 2'000),
+                         Errc::conflict));
+  EXPECT_EQ(this->footprint(), before);
+  // An illegal step (a result for another run): the run is not written either.
+  end.result = done_result("r-other", "inst-1");
+  EXPECT_TRUE(fails_with(s.commit_run_step("t-1", {assistant_message("m-2")}, 1, done, scene.fence, end, kT0 + 2'000),
+                         Errc::validation));
+  EXPECT_EQ(this->footprint(), before);
+}
+
 TYPED_TEST_P(StoreConformance, CommitRunAppendWithStaleVersionIsConflictAndWritesNothing) {
   auto& s = this->store();
   const RunRecord first = make_run("r-1");
@@ -2173,6 +2267,13 @@ TYPED_TEST_P(StoreConformance, AgentEventRoundTripsEveryField) {
 
 // clang-format off
 REGISTER_TYPED_TEST_SUITE_P(StoreConformance,
+                            CommitRunStepStartRecordsTheStartAndTheRunInOneWrite,
+                            CommitRunStepAckWritesTheEndTheResultAndTheReleaseTogether,
+                            CommitRunStepDeadLetterRecordsItsError,
+                            CommitRunStepThatFailsWritesNeitherTheRunNorTheDispatch,
+                            CommitRunStepWithStaleTokenIsFencedAndWritesNothing,
+                            CommitRunStepAfterInterruptIsFencedAndOnlySupersedes,
+                            CommitRunStepAfterLeaseReclaimIsFencedAndWritesNothing,
                             EnqueueStoresQueuedRecordStampedWithThreadEpoch,
                             EnqueueAfterInterruptGetsNewEpochAndIsClaimable,
                             EnqueueRejectsDuplicateDispatchIdWithConflict,
