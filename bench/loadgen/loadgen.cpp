@@ -1362,8 +1362,8 @@ struct BackgroundResult {
 
 // Background submits of `total` dispatches to `threads` threads from the submitter threads
 // (submit(submitter index, thread id)); queue_full and conflict are retried (2 ms pause after
-// queue_full). The end: the terminal dispatch count (read every --http-poll-ms) reaches the
-// submitted count, or the time cap.
+// queue_full). The end: the terminal dispatch count (read every --http-poll-ms once every
+// dispatch is submitted) reaches the submitted count, or the time cap.
 BackgroundResult background_load(const Flags& flags, long threads, long total, const std::string& prefix,
                                  const std::function<Outcome(int, const std::string&)>& submit,
                                  const std::function<std::optional<Counts>()>& counts) {
@@ -1401,14 +1401,18 @@ BackgroundResult background_load(const Flags& flags, long threads, long total, c
   const auto interval = std::chrono::milliseconds(flags.http_poll_ms);
   for (;;) {
     const auto p0 = Clock::now();
-    auto c = counts();
-    out.poll_ms += ms_between(p0, Clock::now());
-    ++out.polls;
-    if (c) {
-      out.done = c->terminal;
-      out.acked = c->acked;
-    }
+    // The counts cost the node a counter merge (and a request): read them only once everything
+    // is submitted (the end can only come then), and for the progress line every 5 s.
     const bool all_submitted = submitted.load() + errors.load() >= total || timed_out.load();
+    if (all_submitted || seconds_since(last) > 5) {
+      auto c = counts();
+      out.poll_ms += ms_between(p0, Clock::now());
+      ++out.polls;
+      if (c) {
+        out.done = c->terminal;
+        out.acked = c->acked;
+      }
+    }
     if (all_submitted && out.done >= static_cast<std::uint64_t>(submitted.load())) break;
     if (Clock::now() > deadline) {
       timed_out = true;
