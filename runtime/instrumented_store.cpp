@@ -120,6 +120,11 @@ Result<StepCommit> InstrumentedStore::commit_run_step(const std::string& t, cons
                                                       const Fence& f, const DispatchStep& step, std::int64_t n) {
   return timed(metrics_, "commit_run_step", [&] { return inner_.commit_run_step(t, m, v, r, f, step, n); });
 }
+Result<StepCommit> InstrumentedStore::commit_run_enqueue(const std::string& t, const std::vector<Message>& m,
+                                                         std::optional<std::uint64_t> v, const RunRecord& r,
+                                                         const RunDispatch& d, const EnqueueOptions& o, std::int64_t n) {
+  return timed(metrics_, "commit_run_enqueue", [&] { return inner_.commit_run_enqueue(t, m, v, r, d, o, n); });
+}
 Result<std::uint64_t> InstrumentedStore::committed_version(const std::string& t) {
   return timed(metrics_, "committed_version", [&] { return inner_.committed_version(t); });
 }

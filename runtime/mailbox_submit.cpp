@@ -178,18 +178,13 @@ Result<Submission> Mailbox::Engine::submit_foreground(RunActivation request, boo
   }
 
   ensure_dispatch_id_hint(request, ids_);
-  auto prepared = preparer_.prepare(request);
+  // Prepared and enqueued in one write, behind the inline-claim guard: no other consumer takes
+  // it before our claim, and a crash between enqueue and claim is recovered by the wake-up
+  // after the guard.
+  const EnqueueWith enqueue{now_ms() + config_.inline_claim_guard_ms, EnqueueOptions{config_.max_queued_per_thread}};
+  auto prepared = preparer_.prepare(request, &enqueue);
   if (!prepared) return prepared.error();
-  // The inline-claim guard: no other consumer takes it before our claim, and a crash between
-  // enqueue and claim is recovered by the wake-up after the guard.
-  auto dispatch = preparer_.build_dispatch(request, now_ms() + config_.inline_claim_guard_ms);
-  if (!dispatch) return dispatch.error();
-  auto enqueued = store_.enqueue(*dispatch, EnqueueOptions{config_.max_queued_per_thread});
-  if (!enqueued) {
-    std::ignore = finalize_stopped_run(prepared->run_id,  // best effort; a Created run is also closed by recovery
-                                       TerminationReason{TerminationKind::cancelled, {}, "enqueue failed"}, false);
-    return enqueued.error();
-  }
+  const RunDispatch* dispatch = &*prepared->enqueued;
   ActiveRunPtr run;
   {
     std::lock_guard<std::mutex> lock(claim_lock(thread_id));
@@ -238,16 +233,11 @@ Result<SubmitResult> Mailbox::Engine::background_flow(RunActivation request) {
   // Checked before anything is written, so a refused submit leaves no trace.
   if (auto bound = check_queue_bound(thread_id); !bound) return bound.error();
   ensure_dispatch_id_hint(request, ids_);
-  auto prepared = preparer_.prepare(request);
+  // Prepared and enqueued in one write: a refused enqueue leaves no run and no message.
+  const EnqueueWith enqueue{now_ms(), EnqueueOptions{config_.max_queued_per_thread}};
+  auto prepared = preparer_.prepare(request, &enqueue);
   if (!prepared) return prepared.error();
-  auto dispatch = preparer_.build_dispatch(request, now_ms());
-  if (!dispatch) return dispatch.error();
-  auto enqueued = store_.enqueue(*dispatch, EnqueueOptions{config_.max_queued_per_thread});
-  if (!enqueued) {
-    std::ignore = finalize_stopped_run(prepared->run_id,  // best effort; recovery also closes it
-                                       TerminationReason{TerminationKind::cancelled, {}, "enqueue failed"}, false);
-    return enqueued.error();
-  }
+  const RunDispatch* dispatch = &*prepared->enqueued;
   SubmitResult result{dispatch->dispatch_id, prepared->run_id, thread_id, SubmitStatus::queued, false};
   auto claimed = claim_next(thread_id);
   if (claimed && *claimed) {

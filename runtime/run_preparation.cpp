@@ -50,7 +50,7 @@ std::mutex& RunPreparer::append_lock(const std::string& thread_id) {
   return append_locks_[std::hash<std::string>{}(thread_id) % kAppendStripes];
 }
 
-Result<PreparedRun> RunPreparer::prepare(RunActivation& request) {
+Result<PreparedRun> RunPreparer::prepare(RunActivation& request, const EnqueueWith* enqueue) {
   const std::string thread_id = request.intent.thread_id;
   std::lock_guard<std::mutex> lock(append_lock(thread_id));
 
@@ -138,9 +138,24 @@ Result<PreparedRun> RunPreparer::prepare(RunActivation& request) {
     record.activation = std::move(snapshot);
     record.input = std::move(input);
     record.updated_at = clock_.now_s();
-    auto committed = store_.commit_run_append(thread_id, request.messages, *version, record, nullptr, clock_.now_ms());
-    if (committed) return PreparedRun{run_id, dispatch_id, *committed};
-    if (committed.error().code != Errc::conflict) return committed.error();
+    Error failure;
+    if (enqueue != nullptr) {
+      auto dispatch = build_dispatch(request, enqueue->available_at_ms);
+      if (!dispatch) return dispatch.error();
+      auto committed = store_.commit_run_enqueue(thread_id, request.messages, *version, record, *dispatch,
+                                                 enqueue->options, clock_.now_ms());
+      if (committed) return PreparedRun{run_id, dispatch_id, committed->version, std::move(committed->dispatch)};
+      failure = committed.error();
+    } else {
+      auto committed = store_.commit_run_append(thread_id, request.messages, *version, record, nullptr, clock_.now_ms());
+      if (committed) return PreparedRun{run_id, dispatch_id, *committed, std::nullopt};
+      failure = committed.error();
+    }
+    if (failure.code != Errc::conflict) return failure;
+    // Retry only a version conflict: a duplicate dispatch or dedupe key is final.
+    auto now_version = store_.committed_version(thread_id);
+    if (!now_version) return now_version.error();
+    if (*now_version == *version) return failure;
   }
   return internal_error("committed append exhausted " + std::to_string(config_.append_retries) +
                         " retries under version conflict for thread '" + thread_id + "'");

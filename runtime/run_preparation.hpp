@@ -33,6 +33,13 @@ struct PreparedRun {
   std::string run_id;
   std::string dispatch_id;
   std::uint64_t version = 0;  // the thread's committed version after the append
+  std::optional<RunDispatch> enqueued;  // the dispatch as stored, when prepare enqueued it
+};
+
+// Enqueue the run's dispatch in the same write as the append (ThreadRunStore::commit_run_enqueue).
+struct EnqueueWith {
+  std::int64_t available_at_ms = 0;
+  EnqueueOptions options;
 };
 
 class RunPreparer {
@@ -45,7 +52,9 @@ public:
   // state from the previous run for a new one; then appends the input messages and writes the
   // run record in one versioned append, retrying conflicts up to config.append_retries times.
   // Updates `request` (kind, run mode, hints, agent id, message ids).
-  [[nodiscard]] Result<PreparedRun> prepare(RunActivation& request);
+  // With `enqueue`, the run's dispatch (build_dispatch) is enqueued in the same atomic write, so a
+  // refused enqueue (queue_full, duplicate) writes no run and no message.
+  [[nodiscard]] Result<PreparedRun> prepare(RunActivation& request, const EnqueueWith* enqueue = nullptr);
 
   // A Queued dispatch for a prepared request (run id = resume id or hint; missing: internal).
   [[nodiscard]] Result<RunDispatch> build_dispatch(const RunActivation& request, std::int64_t available_at_ms) const;

@@ -14,6 +14,7 @@
 #include "messages/run_dispatch.hpp"
 #include "messages/run_record.hpp"
 #include "store/fence.hpp"
+#include "store/mailbox_store.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -78,6 +79,16 @@ public:
                                                            std::optional<std::uint64_t> expected_version,
                                                            const RunRecord& run, const Fence& fence,
                                                            const DispatchStep& step, std::int64_t now_ms) = 0;
+
+  // commit_run_append (unfenced) and, in the same atomic write, enqueue(dispatch, options) of
+  // the run's dispatch: a submit's preparation and its enqueue are one write. Errors: those of
+  // both (validation also when the dispatch is not of this thread and run); on any error
+  // nothing is written, so a refused enqueue (queue_full, duplicate) leaves no run or message.
+  [[nodiscard]] virtual Result<StepCommit> commit_run_enqueue(const std::string& thread_id,
+                                                              const std::vector<Message>& messages,
+                                                              std::optional<std::uint64_t> expected_version,
+                                                              const RunRecord& run, const RunDispatch& dispatch,
+                                                              const EnqueueOptions& options, std::int64_t now_ms) = 0;
 
   [[nodiscard]] virtual Result<std::uint64_t> committed_version(const std::string& thread_id) = 0;
   // Records with seq >= from_seq, at most `limit` (0 = all).

@@ -385,7 +385,8 @@ struct Engine {
 const std::vector<std::string> kWriteOps = {
     "enqueue",    "claim",         "claim_dispatch",    "ack",       "nack",      "dead_letter",
     "extend_lease", "record_dispatch_start", "record_run_result", "supersede_claimed", "cancel",
-    "interrupt",  "reclaim_expired_leases", "purge_terminal", "commit_run_append", "append_event"};
+    "interrupt",  "reclaim_expired_leases", "purge_terminal", "commit_run_append", "commit_run_step",
+    "commit_run_enqueue", "append_event"};
 
 std::map<std::string, double> write_ops(const std::string& metrics) {
   std::map<std::string, double> out;

@@ -92,8 +92,17 @@ MemoryStore::MemoryStore(IdSource& ids) : state_(std::make_unique<State>()), ids
 MemoryStore::~MemoryStore() = default;
 
 Result<RunDispatch> MemoryStore::enqueue(const RunDispatch& dispatch, const EnqueueOptions& options) {
-  if (auto r = detail::validate_for_enqueue(dispatch); !r) return r.error();
   std::lock_guard<std::mutex> lock(mu_);
+  auto stored = check_enqueue_locked(dispatch, options);
+  if (!stored) return stored.error();
+  auto& s = *state_;
+  s.thread(stored->thread_id).dispatch_ids.insert(stored->dispatch_id);
+  s.dispatches.emplace(stored->dispatch_id, *stored);
+  return stored;
+}
+
+Result<RunDispatch> MemoryStore::check_enqueue_locked(const RunDispatch& dispatch, const EnqueueOptions& options) {
+  if (auto r = detail::validate_for_enqueue(dispatch); !r) return r.error();
   auto& s = *state_;
   if (s.dispatches.count(dispatch.dispatch_id) != 0)
     return conflict_error("enqueue: dispatch '" + dispatch.dispatch_id + "' already exists");
@@ -112,8 +121,6 @@ Result<RunDispatch> MemoryStore::enqueue(const RunDispatch& dispatch, const Enqu
                                        std::to_string(options.max_queued_per_thread) + ")"};
   RunDispatch stored = dispatch;
   stored.prepare_for_enqueue(t.epoch);
-  t.dispatch_ids.insert(stored.dispatch_id);
-  s.dispatches.emplace(stored.dispatch_id, stored);
   return stored;
 }
 
@@ -436,20 +443,28 @@ Result<std::uint64_t> MemoryStore::commit_run_append(const std::string& thread_i
                                                      const std::vector<Message>& messages,
                                                      std::optional<std::uint64_t> expected_version,
                                                      const RunRecord& run, const Fence* fence, std::int64_t now_ms) {
-  auto committed = commit_run(thread_id, messages, expected_version, run, fence, nullptr, now_ms);
+  auto committed = commit_run(thread_id, messages, expected_version, run, fence, nullptr, nullptr, nullptr, now_ms);
   if (!committed) return committed.error();
   return committed->version;
+}
+
+Result<StepCommit> MemoryStore::commit_run_enqueue(const std::string& thread_id, const std::vector<Message>& messages,
+                                                   std::optional<std::uint64_t> expected_version, const RunRecord& run,
+                                                   const RunDispatch& dispatch, const EnqueueOptions& options,
+                                                   std::int64_t now_ms) {
+  return commit_run(thread_id, messages, expected_version, run, nullptr, nullptr, &dispatch, &options, now_ms);
 }
 
 Result<StepCommit> MemoryStore::commit_run_step(const std::string& thread_id, const std::vector<Message>& messages,
                                                 std::optional<std::uint64_t> expected_version, const RunRecord& run,
                                                 const Fence& fence, const DispatchStep& step, std::int64_t now_ms) {
-  return commit_run(thread_id, messages, expected_version, run, &fence, &step, now_ms);
+  return commit_run(thread_id, messages, expected_version, run, &fence, &step, nullptr, nullptr, now_ms);
 }
 
 Result<StepCommit> MemoryStore::commit_run(const std::string& thread_id, const std::vector<Message>& messages,
                                            std::optional<std::uint64_t> expected_version, const RunRecord& run,
-                                           const Fence* fence, const DispatchStep* step, std::int64_t now_ms) {
+                                           const Fence* fence, const DispatchStep* step, const RunDispatch* to_enqueue,
+                                           const EnqueueOptions* enqueue_options, std::int64_t now_ms) {
   if (auto r = detail::validate_commit(thread_id, messages, expected_version, run); !r) return r.error();
   if (step != nullptr && fence == nullptr) return validation_error("commit_run_step: a step needs a fence");
   std::lock_guard<std::mutex> lock(mu_);
@@ -482,6 +497,14 @@ Result<StepCommit> MemoryStore::commit_run(const std::string& thread_id, const s
     if (t.message_seq.count(m.id) != 0)
       return validation_error("commit_run_append: message '" + m.id + "' is already committed on thread '" +
                               thread_id + "'");
+  if (to_enqueue != nullptr) {
+    if (to_enqueue->thread_id != thread_id || to_enqueue->run_id != run.run_id)
+      return validation_error("commit_run_enqueue: dispatch '" + to_enqueue->dispatch_id + "' is not of run '" +
+                              run.run_id + "' on thread '" + thread_id + "'");
+    auto stored = check_enqueue_locked(*to_enqueue, *enqueue_options);
+    if (!stored) return stored.error();
+    out.dispatch = std::move(*stored);
+  }
   for (const auto& m : messages) {
     MessageRecord rec{thread_id, t.log.size() + 1, m, run.run_id, now_ms / 1000};
     t.message_seq[m.id] = rec.seq;
@@ -496,6 +519,10 @@ Result<StepCommit> MemoryStore::commit_run(const std::string& thread_id, const s
                                  [](const auto& a, const auto& b) { return a.second < b.second; });
   t.latest_run_id = latest->first;
   if (stepped != nullptr) *stepped = out.dispatch;
+  if (to_enqueue != nullptr) {
+    t.dispatch_ids.insert(out.dispatch.dispatch_id);
+    s.dispatches.emplace(out.dispatch.dispatch_id, out.dispatch);
+  }
   out.version = static_cast<std::uint64_t>(t.log.size());
   return out;
 }

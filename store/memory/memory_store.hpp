@@ -61,6 +61,10 @@ public:
   Result<StepCommit> commit_run_step(const std::string& thread_id, const std::vector<Message>& messages,
                                      std::optional<std::uint64_t> expected_version, const RunRecord& run,
                                      const Fence& fence, const DispatchStep& step, std::int64_t now_ms) override;
+  Result<StepCommit> commit_run_enqueue(const std::string& thread_id, const std::vector<Message>& messages,
+                                        std::optional<std::uint64_t> expected_version, const RunRecord& run,
+                                        const RunDispatch& dispatch, const EnqueueOptions& options,
+                                        std::int64_t now_ms) override;
   Result<std::uint64_t> committed_version(const std::string& thread_id) override;
   Result<std::vector<MessageRecord>> load_committed_messages(const std::string& thread_id, std::uint64_t from_seq,
                                                             std::uint32_t limit) override;
@@ -76,10 +80,14 @@ public:
   Result<std::vector<std::string>> verify() override;
 
 private:
-  // commit_run_append with an optional step (commit_run_step); one locked write.
+  // commit_run_append with an optional step (commit_run_step) or enqueue (commit_run_enqueue);
+  // one locked write.
   Result<StepCommit> commit_run(const std::string& thread_id, const std::vector<Message>& messages,
                                 std::optional<std::uint64_t> expected_version, const RunRecord& run,
-                                const Fence* fence, const DispatchStep* step, std::int64_t now_ms);
+                                const Fence* fence, const DispatchStep* step, const RunDispatch* to_enqueue,
+                                const EnqueueOptions* enqueue_options, std::int64_t now_ms);
+  // The checks of enqueue (caller holds mu_); the record to store, stamped with the epoch.
+  Result<RunDispatch> check_enqueue_locked(const RunDispatch& dispatch, const EnqueueOptions& options);
   struct State;
   std::unique_ptr<State> state_;  // Guarded by mu_.
   IdSource& ids_;

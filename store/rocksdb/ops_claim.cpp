@@ -18,10 +18,25 @@ Result<void> check_ids(const RunDispatch& d) {
 }  // namespace
 
 Result<RunDispatch> RocksdbStore::enqueue(const RunDispatch& dispatch, const EnqueueOptions& options) {
-  if (auto r = detail::validate_for_enqueue(dispatch); !r) return r.error();
-  if (auto r = check_ids(dispatch); !r) return r.error();
   auto& m = *impl_;
   std::lock_guard<std::mutex> lock(m.thread_lock(dispatch.thread_id));
+  auto meta = m.get_meta_locked(dispatch.thread_id);
+  if (!meta) return meta.error();
+  auto stored = m.check_enqueue_locked(dispatch, options, *meta);
+  if (!stored) return stored.error();
+  rocksdb::WriteBatch b;
+  auto after_meta = *meta;
+  m.stage_dispatch(b, after_meta, nullptr, &*stored);
+  m.stage_meta(b, dispatch.thread_id, *meta, after_meta);
+  if (auto r = m.commit_locked(dispatch.thread_id, b, "enqueue", &after_meta); !r) return r.error();
+  return stored;
+}
+
+Result<RunDispatch> RocksdbStore::Impl::check_enqueue_locked(const RunDispatch& dispatch, const EnqueueOptions& options,
+                                                             const rdb::ThreadMeta& meta) {
+  if (auto r = detail::validate_for_enqueue(dispatch); !r) return r.error();
+  if (auto r = check_ids(dispatch); !r) return r.error();
+  auto& m = *this;
   auto existing = m.get(rdb::kDispatchesCf, dispatch.dispatch_id);
   if (!existing) return existing.error();
   if (*existing) return conflict_error("enqueue: dispatch '" + dispatch.dispatch_id + "' already exists");
@@ -31,19 +46,12 @@ Result<RunDispatch> RocksdbStore::enqueue(const RunDispatch& dispatch, const Enq
     if (*holder)
       return conflict_error("enqueue: dedupe_key=" + *dispatch.dedupe_key + " is held by dispatch '" + **holder + "'");
   }
-  auto meta = m.get_meta_locked(dispatch.thread_id);
-  if (!meta) return meta.error();
-  if (options.max_queued_per_thread != 0 && meta->queued >= options.max_queued_per_thread)
+  if (options.max_queued_per_thread != 0 && meta.queued >= options.max_queued_per_thread)
     return Error{Errc::queue_full, "enqueue: thread '" + dispatch.thread_id + "' already has " +
-                                       std::to_string(meta->queued) + " queued dispatches (limit " +
+                                       std::to_string(meta.queued) + " queued dispatches (limit " +
                                        std::to_string(options.max_queued_per_thread) + ")"};
   RunDispatch stored = dispatch;
-  stored.prepare_for_enqueue(meta->epoch);
-  rocksdb::WriteBatch b;
-  auto after_meta = *meta;
-  m.stage_dispatch(b, after_meta, nullptr, &stored);
-  m.stage_meta(b, dispatch.thread_id, *meta, after_meta);
-  if (auto r = m.commit_locked(dispatch.thread_id, b, "enqueue", &after_meta); !r) return r.error();
+  stored.prepare_for_enqueue(meta.epoch);
   return stored;
 }
 

@@ -86,20 +86,29 @@ Result<std::uint64_t> RocksdbStore::commit_run_append(const std::string& thread_
                                                       const std::vector<Message>& messages,
                                                       std::optional<std::uint64_t> expected_version,
                                                       const RunRecord& run, const Fence* fence, std::int64_t now_ms) {
-  auto committed = commit_run(thread_id, messages, expected_version, run, fence, nullptr, now_ms);
+  auto committed = commit_run(thread_id, messages, expected_version, run, fence, nullptr, nullptr, now_ms);
   if (!committed) return committed.error();
   return committed->version;
+}
+
+Result<StepCommit> RocksdbStore::commit_run_enqueue(const std::string& thread_id, const std::vector<Message>& messages,
+                                                    std::optional<std::uint64_t> expected_version,
+                                                    const RunRecord& run, const RunDispatch& dispatch,
+                                                    const EnqueueOptions& options, std::int64_t now_ms) {
+  const Enqueue enqueue{&dispatch, &options};
+  return commit_run(thread_id, messages, expected_version, run, nullptr, nullptr, &enqueue, now_ms);
 }
 
 Result<StepCommit> RocksdbStore::commit_run_step(const std::string& thread_id, const std::vector<Message>& messages,
                                                  std::optional<std::uint64_t> expected_version, const RunRecord& run,
                                                  const Fence& fence, const DispatchStep& step, std::int64_t now_ms) {
-  return commit_run(thread_id, messages, expected_version, run, &fence, &step, now_ms);
+  return commit_run(thread_id, messages, expected_version, run, &fence, &step, nullptr, now_ms);
 }
 
 Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const std::vector<Message>& messages,
                                             std::optional<std::uint64_t> expected_version, const RunRecord& run,
-                                            const Fence* fence, const DispatchStep* step, std::int64_t now_ms) {
+                                            const Fence* fence, const DispatchStep* step, const Enqueue* enqueue,
+                                            std::int64_t now_ms) {
   if (auto r = detail::validate_commit(thread_id, messages, expected_version, run); !r) return r.error();
   if (!rdb::is_key_safe(thread_id) || !rdb::is_key_safe(run.run_id))
     return validation_error("commit_run_append: thread and run ids must contain no NUL byte");
@@ -138,6 +147,14 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
                             (*existing)->thread_id + "'");
   if (expected_version && *expected_version != meta->version)
     return detail::version_conflict(thread_id, *expected_version, meta->version);
+  if (enqueue != nullptr) {
+    if (enqueue->dispatch->thread_id != thread_id || enqueue->dispatch->run_id != run.run_id)
+      return validation_error("commit_run_enqueue: dispatch '" + enqueue->dispatch->dispatch_id + "' is not of run '" +
+                              run.run_id + "' on thread '" + thread_id + "'");
+    auto stored = m.check_enqueue_locked(*enqueue->dispatch, *enqueue->options, *meta);
+    if (!stored) return stored.error();
+    out.dispatch = std::move(*stored);
+  }
   for (const auto& msg : messages) {
     auto seen = m.get(rdb::kIndexCf, rdb::message_id_key(thread_id, msg.id));
     if (!seen) return seen.error();
@@ -186,9 +203,10 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
     meta->latest_run_id = std::get<2>(best);
   }
   if (owned) m.stage_dispatch(b, *meta, &*owned, &out.dispatch);
+  if (enqueue != nullptr) m.stage_dispatch(b, *meta, nullptr, &out.dispatch);
   m.stage_meta(b, thread_id, meta_before, *meta);
-  if (auto r = m.commit_locked(thread_id, b, step != nullptr ? "commit_run_step" : "commit_run_append", &*meta); !r)
-    return r.error();
+  const char* op = step != nullptr ? "commit_run_step" : enqueue != nullptr ? "commit_run_enqueue" : "commit_run_append";
+  if (auto r = m.commit_locked(thread_id, b, op, &*meta); !r) return r.error();
   out.version = meta->version;
   return out;
 }

@@ -121,6 +121,11 @@ struct RocksdbStore::Impl {
   // the first read, so the common case reads it once.
   [[nodiscard]] Result<LockedDispatch> lock_dispatch(const std::string& dispatch_id);
 
+  // The checks of enqueue under the held thread lock (shape, ids, duplicate id, dedupe key,
+  // queue bound); returns the record to stage, stamped with the thread's epoch.
+  [[nodiscard]] Result<RunDispatch> check_enqueue_locked(const RunDispatch& dispatch, const EnqueueOptions& options,
+                                                         const rdb::ThreadMeta& meta);
+
   // A fenced transition: lock, check the fence, apply, write.
   [[nodiscard]] Result<RunDispatch> fenced(const char* op, const Fence& fence, std::int64_t now_ms,
                                            const std::function<Result<void>(RunDispatch&)>& apply);

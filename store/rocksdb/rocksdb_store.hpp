@@ -74,6 +74,10 @@ public:
   Result<StepCommit> commit_run_step(const std::string& thread_id, const std::vector<Message>& messages,
                                      std::optional<std::uint64_t> expected_version, const RunRecord& run,
                                      const Fence& fence, const DispatchStep& step, std::int64_t now_ms) override;
+  Result<StepCommit> commit_run_enqueue(const std::string& thread_id, const std::vector<Message>& messages,
+                                        std::optional<std::uint64_t> expected_version, const RunRecord& run,
+                                        const RunDispatch& dispatch, const EnqueueOptions& options,
+                                        std::int64_t now_ms) override;
   Result<std::uint64_t> committed_version(const std::string& thread_id) override;
   Result<std::vector<MessageRecord>> load_committed_messages(const std::string& thread_id, std::uint64_t from_seq,
                                                             std::uint32_t limit) override;
@@ -92,10 +96,16 @@ public:
 
 private:
   explicit RocksdbStore(std::unique_ptr<Impl> impl);
-  // commit_run_append with an optional step (commit_run_step); one locked write.
+  struct Enqueue {
+    const RunDispatch* dispatch;
+    const EnqueueOptions* options;
+  };
+  // commit_run_append with an optional step (commit_run_step) or enqueue (commit_run_enqueue);
+  // one locked write.
   Result<StepCommit> commit_run(const std::string& thread_id, const std::vector<Message>& messages,
                                 std::optional<std::uint64_t> expected_version, const RunRecord& run,
-                                const Fence* fence, const DispatchStep* step, std::int64_t now_ms);
+                                const Fence* fence, const DispatchStep* step, const Enqueue* enqueue,
+                                std::int64_t now_ms);
 
   std::unique_ptr<Impl> impl_;
 };

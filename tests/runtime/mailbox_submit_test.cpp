@@ -309,7 +309,7 @@ TEST_F(MailboxSubmitTest, MetricsCountStoreOperationsAndRunOutcomes) {
       << text;
   EXPECT_NE(text.find("mailbox_runs_finished_total{outcome=\"completed\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("mailbox_dispatch_depth{status=\"acked\"} 1"), std::string::npos) << text;
-  EXPECT_NE(text.find("mailbox_operation_duration_seconds_bucket{operation=\"enqueue\",le=\"+Inf\"}"),
+  EXPECT_NE(text.find("mailbox_operation_duration_seconds_bucket{operation=\"commit_run_enqueue\",le=\"+Inf\"}"),
             std::string::npos);
 }
 

@@ -44,6 +44,17 @@ public:
   Result<std::uint64_t> commit_run_append(const std::string& t, const std::vector<Message>& ms,
                                           std::optional<std::uint64_t> v, const RunRecord& run, const Fence* f,
                                           std::int64_t now) override {
+    intrude(t, now);
+    return inner_.commit_run_append(t, ms, v, run, f, now);
+  }
+  Result<StepCommit> commit_run_enqueue(const std::string& t, const std::vector<Message>& ms,
+                                        std::optional<std::uint64_t> v, const RunRecord& run, const RunDispatch& d,
+                                        const EnqueueOptions& o, std::int64_t now) override {
+    intrude(t, now);
+    return inner_.commit_run_enqueue(t, ms, v, run, d, o, now);
+  }
+  // Counts the commit and, while conflicts are left, lets another writer append first.
+  void intrude(const std::string& t, std::int64_t now) {
     ++commits;
     if (conflicts_-- > 0) {
       RunRecord other;
@@ -54,7 +65,6 @@ public:
       auto version = inner_.committed_version(t);
       std::ignore = inner_.commit_run_append(t, {m}, *version, other, nullptr, now);  // test setup
     }
-    return inner_.commit_run_append(t, ms, v, run, f, now);
   }
   Result<StepCommit> commit_run_step(const std::string& t, const std::vector<Message>& ms, std::optional<std::uint64_t> v,
                                      const RunRecord& run, const Fence& f, const DispatchStep& step,

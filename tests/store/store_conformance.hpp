@@ -1836,6 +1836,45 @@ TYPED_TEST_P(StoreConformance, CommitRunStepThatFailsWritesNeitherTheRunNorTheDi
   EXPECT_EQ(this->footprint(), before);
 }
 
+TYPED_TEST_P(StoreConformance, CommitRunEnqueueWritesTheRunItsMessagesAndItsDispatchTogether) {
+  auto& s = this->store();
+  const RunRecord created = make_run("r-1");
+  const RunDispatch dispatch = make_dispatch("d-1", "t-1", "r-1");
+  auto committed = s.commit_run_enqueue("t-1", {user_message("m-1")}, 0, created, dispatch,
+                                        EnqueueOptions{2}, kT0);
+  ASSERT_TRUE(is_ok(committed)) << describe(committed.error());
+  EXPECT_EQ(committed->version, 1u);
+  EXPECT_EQ(committed->dispatch.status, DispatchStatus::queued);
+  EXPECT_EQ(this->load("d-1"), committed->dispatch);
+  EXPECT_EQ(this->load_run("r-1"), created);
+  EXPECT_EQ(this->claim_one("t-1", kT0 + 1).dispatch_id, "d-1");
+}
+
+TYPED_TEST_P(StoreConformance, CommitRunEnqueueThatIsRefusedWritesNoRunAndNoMessage) {
+  auto& s = this->store();
+  this->enqueue(make_dispatch("d-0", "t-1", "r-0"));
+  const auto version = this->version("t-1");
+  // Past the queue bound.
+  EXPECT_TRUE(fails_with(s.commit_run_enqueue("t-1", {user_message("m-1")}, version, make_run("r-1"),
+                                              make_dispatch("d-1", "t-1", "r-1"), EnqueueOptions{1}, kT0),
+                         Errc::queue_full));
+  // A duplicate dispatch id.
+  EXPECT_TRUE(fails_with(s.commit_run_enqueue("t-1", {user_message("m-1")}, version, make_run("r-1"),
+                                              make_dispatch("d-0", "t-1", "r-1"), EnqueueOptions{}, kT0),
+                         Errc::conflict));
+  // A dispatch of another run.
+  EXPECT_TRUE(fails_with(s.commit_run_enqueue("t-1", {user_message("m-1")}, version, make_run("r-1"),
+                                              make_dispatch("d-1", "t-1", "r-9"), EnqueueOptions{}, kT0),
+                         Errc::validation));
+  // A stale version: neither is written.
+  EXPECT_TRUE(fails_with(s.commit_run_enqueue("t-1", {user_message("m-1")}, version + 3, make_run("r-1"),
+                                              make_dispatch("d-1", "t-1", "r-1"), EnqueueOptions{}, kT0),
+                         Errc::conflict));
+  EXPECT_EQ(this->version("t-1"), version);
+  EXPECT_EQ(this->load_run("r-1"), std::nullopt);
+  EXPECT_EQ(this->load("d-1"), std::nullopt);
+}
+
 TYPED_TEST_P(StoreConformance, CommitRunAppendWithStaleVersionIsConflictAndWritesNothing) {
   auto& s = this->store();
   const RunRecord first = make_run("r-1");
@@ -2267,6 +2306,8 @@ TYPED_TEST_P(StoreConformance, AgentEventRoundTripsEveryField) {
 
 // clang-format off
 REGISTER_TYPED_TEST_SUITE_P(StoreConformance,
+                            CommitRunEnqueueWritesTheRunItsMessagesAndItsDispatchTogether,
+                            CommitRunEnqueueThatIsRefusedWritesNoRunAndNoMessage,
                             CommitRunStepStartRecordsTheStartAndTheRunInOneWrite,
                             CommitRunStepAckWritesTheEndTheResultAndTheReleaseTogether,
                             CommitRunStepDeadLetterRecordsItsError,
