@@ -129,7 +129,8 @@ Result<HttpResult> HttpClient::stream(const std::string& method, const std::stri
     parser.get().body().data = chunk;
     parser.get().body().size = sizeof(chunk);
     impl_->stream->expires_after(timeout_);
-    http::read(*impl_->stream, impl_->buffer, parser, ec);
+    // read_some: hand each event on as soon as it arrives (read would wait for a full chunk).
+    http::read_some(*impl_->stream, impl_->buffer, parser, ec);
     if (ec == http::error::need_buffer) ec = {};
     if (ec && ec != http::error::end_of_stream && ec != http::error::partial_message) {
       impl_->stream.reset();

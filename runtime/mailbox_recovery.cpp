@@ -10,20 +10,15 @@
 
 namespace mbx {
 
-namespace {
-constexpr std::uint32_t kRecoveryPage = 512;
-}  // namespace
-
 Result<void> Mailbox::Engine::recover() {
   const std::int64_t started = now_ms();
   std::vector<RunRecord> open_runs;
   for (RunStatus status : {RunStatus::created, RunStatus::running, RunStatus::waiting}) {
-    for (std::uint64_t offset = 0;; offset += kRecoveryPage) {
-      auto page = store_.list_runs_by_status(status, offset, kRecoveryPage);
-      if (!page) return page.error();
-      for (auto& r : page->items) open_runs.push_back(std::move(r));
-      if (page->items.size() < kRecoveryPage) break;
-    }
+    // One listing per status (limit 0 = all): paging by offset re-scans the status index for
+    // every page to count its total, which made recovery quadratic in the open runs.
+    auto all = store_.list_runs_by_status(status, 0, 0);
+    if (!all) return all.error();
+    for (auto& r : all->items) open_runs.push_back(std::move(r));
   }
   std::set<std::string> threads;
   std::uint64_t rebuilt = 0;

@@ -189,6 +189,28 @@ TEST_F(NodeE2eTest, AForegroundSubmitInterruptsAStreamingRun) {
   EXPECT_EQ(parse(newer.back().data).at("termination").at("kind").as_string(), "natural_end");
 }
 
+TEST_F(NodeE2eTest, EventsReachTheClientWhileTheRunIsStillRunning) {
+  // One short event, then a long pause: the client must see the event before the run ends
+  // (an event held back in a read buffer until the reply ends would arrive with the finish).
+  json::array script_steps{json::object{{"text", "early "}}, json::object{{"text", "late"}, {"delay_ms", 5000}}};
+  HttpClient c("127.0.0.1", node_->port(), std::chrono::seconds(20));
+  std::string seen_status;
+  std::string run_id;
+  auto r = c.stream("POST", "/v1/threads/live1/messages",
+                    body_with(script(script_steps), "scripted", json::object{{"stream", true}}), {},
+                    [&](const SseEvent& e) {
+                      if (e.event == "run_start") run_id = std::string(parse(e.data).at("run_id").as_string());
+                      if (e.event != "text_delta") return true;
+                      auto run = http_->request("GET", "/v1/runs/" + run_id);
+                      if (run && run->status == 200) seen_status = std::string(parse(run->body).at("status").as_string());
+                      return false;  // stop reading: the point is made
+                    });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(seen_status, "running");
+  ASSERT_FALSE(run_id.empty());
+  post("/v1/runs/" + run_id + "/cancel", "", 200);
+}
+
 TEST_F(NodeE2eTest, RunInputsSteerALiveRunAndRunCancelStopsOne) {
   json::array waits{json::object{{"sleep_ms", 20000}}};
   // A run that sleeps until cancelled: cancelled through its run route.
