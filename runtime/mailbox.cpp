@@ -43,6 +43,10 @@ Result<void> Mailbox::Engine::start() {
   actor_config_ = std::make_unique<caf::actor_system_config>();
   configure_actor_system(*actor_config_);
   actor_config_->set("logger.verbosity", caf::atom("quiet"));
+  // Work sharing: idle scheduler threads wait on a condition variable and wake at once. CAF's
+  // default work stealing polls, and an idle worker sleeps up to 10 ms between polls, which
+  // added up to that to every actor hop of a submit on a quiet node.
+  actor_config_->set("scheduler.policy", caf::atom("sharing"));
   actor_system_ = std::make_unique<caf::actor_system>(*actor_config_);
   EngineRefs refs{this,
                   io_pool_.get(),
