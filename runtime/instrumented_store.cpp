@@ -79,6 +79,9 @@ Result<std::vector<RunDispatch>> InstrumentedStore::reclaim_expired_leases(std::
 Result<std::uint64_t> InstrumentedStore::current_epoch(const std::string& t) {
   return timed(metrics_, "current_epoch", [&] { return inner_.current_epoch(t); });
 }
+Result<ThreadQueueState> InstrumentedStore::thread_state(const std::string& t) {
+  return timed(metrics_, "thread_state", [&] { return inner_.thread_state(t); });
+}
 Result<std::optional<RunDispatch>> InstrumentedStore::load_dispatch(const std::string& id) {
   return timed(metrics_, "load_dispatch", [&] { return inner_.load_dispatch(id); });
 }

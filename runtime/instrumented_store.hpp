@@ -33,6 +33,7 @@ public:
   Result<InterruptResult> interrupt(const std::string& thread_id, std::int64_t now_ms) override;
   Result<std::vector<RunDispatch>> reclaim_expired_leases(std::int64_t now_ms, std::uint32_t limit) override;
   Result<std::uint64_t> current_epoch(const std::string& thread_id) override;
+  Result<ThreadQueueState> thread_state(const std::string& thread_id) override;
   Result<std::optional<RunDispatch>> load_dispatch(const std::string& dispatch_id) override;
   Result<DispatchPage> list_dispatches(const std::string& thread_id, const std::vector<DispatchStatus>& statuses,
                                        std::uint64_t offset, std::uint32_t limit, bool newest_first) override;

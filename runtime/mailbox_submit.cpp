@@ -172,7 +172,7 @@ Result<Submission> Mailbox::Engine::submit_foreground(RunActivation request, boo
   normalize_run_mode(request, false);
   const std::string thread_id = request.intent.thread_id;
   // Pending-message barriers (spec section 7) are not implemented, so there is no preflight.
-  if (interrupt) {
+  if (interrupt && thread_has_work(thread_id)) {
     auto interrupted = request_interrupt(thread_id, "queued dispatch superseded by foreground submit");
     if (!interrupted) return interrupted.error();
   }
@@ -218,20 +218,18 @@ Result<Submission> Mailbox::Engine::submit_foreground(RunActivation request, boo
 
 // -- background --------------------------------------------------------------------------------
 
-Result<void> Mailbox::Engine::check_queue_bound(const std::string& thread_id) {
-  auto queued = store_.list_dispatches(thread_id, {DispatchStatus::queued}, 0, 1, false);
-  if (!queued) return queued.error();
-  if (queued->total >= config_.max_queued_per_thread)
-    return Error{Errc::queue_full, fmt::format("thread '{}' already has {} queued dispatches (limit {})", thread_id,
-                                               queued->total, config_.max_queued_per_thread)};
-  return {};
+bool Mailbox::Engine::thread_has_work(const std::string& thread_id) {
+  // A thread with nothing queued and nothing claimed has nothing to interrupt: the foreground
+  // submit skips the interrupt (a synced write and a round trip to the supervisor). Work that
+  // arrives after this read is ordered behind ours, as it would be after an interrupt. A failed
+  // read interrupts anyway.
+  auto state = store_.thread_state(thread_id);
+  return !state || state->queued > 0 || state->claimed_dispatch_id.has_value();
 }
 
 Result<SubmitResult> Mailbox::Engine::background_flow(RunActivation request) {
   normalize_run_mode(request, true);
   const std::string thread_id = request.intent.thread_id;
-  // Checked before anything is written, so a refused submit leaves no trace.
-  if (auto bound = check_queue_bound(thread_id); !bound) return bound.error();
   ensure_dispatch_id_hint(request, ids_);
   // Prepared and enqueued in one write: a refused enqueue leaves no run and no message.
   const EnqueueWith enqueue{now_ms(), EnqueueOptions{config_.max_queued_per_thread}};

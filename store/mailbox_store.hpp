@@ -45,6 +45,15 @@ struct DispatchPage {
   std::uint64_t total = 0;  // matching dispatches in all pages
 };
 
+// What a thread has in the queue right now (a point read, whatever the thread's history).
+struct ThreadQueueState {
+  std::uint64_t epoch = 0;
+  std::uint64_t queued = 0;                        // Queued dispatches
+  std::optional<std::string> claimed_dispatch_id;  // the Claimed one, if any
+
+  friend bool operator==(const ThreadQueueState&, const ThreadQueueState&) = default;
+};
+
 using DispatchCounts = std::array<std::uint64_t, 6>;  // indexed by DispatchStatus
 
 [[nodiscard]] inline std::uint64_t count_of(const DispatchCounts& c, DispatchStatus s) {
@@ -120,6 +129,8 @@ public:
                                                                                 std::uint32_t limit) = 0;
 
   [[nodiscard]] virtual Result<std::uint64_t> current_epoch(const std::string& thread_id) = 0;
+  // The thread's epoch, Queued count and Claimed dispatch; all zero / empty for an unknown thread.
+  [[nodiscard]] virtual Result<ThreadQueueState> thread_state(const std::string& thread_id) = 0;
   [[nodiscard]] virtual Result<std::optional<RunDispatch>> load_dispatch(const std::string& dispatch_id) = 0;
   // The thread's dispatches whose status is in `statuses` (empty filter = none), ordered by
   // priority, created_at, dispatch id (or newest first), from `offset`, at most `limit`.

@@ -105,7 +105,8 @@ private:
   Result<Submission> submit_foreground(RunActivation request, bool interrupt = true);
   std::uint64_t event_count(const std::string& run_id);
   Result<SubmitResult> background_flow(RunActivation request);
-  Result<void> check_queue_bound(const std::string& thread_id);
+  // True when the thread has a Queued or Claimed dispatch (or the store could not say).
+  bool thread_has_work(const std::string& thread_id);
   Result<SubmitResult> queue_followup_run(const std::string& thread_id, const std::vector<std::string>& message_ids);
   Result<std::optional<SubmitResult>> deliver_live(const ActiveRunPtr& run, std::vector<Message> messages);
   // Idempotency: the stored result of a key, or a conflict; empty if the key is new.

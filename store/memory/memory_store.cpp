@@ -315,6 +315,21 @@ Result<std::uint64_t> MemoryStore::current_epoch(const std::string& thread_id) {
   return state_->epoch_of(thread_id);
 }
 
+Result<ThreadQueueState> MemoryStore::thread_state(const std::string& thread_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& s = *state_;
+  ThreadQueueState out;
+  out.epoch = s.epoch_of(thread_id);
+  auto it = s.threads.find(thread_id);
+  if (it == s.threads.end()) return out;
+  for (const auto& id : it->second.dispatch_ids) {
+    const auto& d = s.dispatches.at(id);
+    if (d.status == DispatchStatus::queued) ++out.queued;
+    if (d.status == DispatchStatus::claimed) out.claimed_dispatch_id = d.dispatch_id;
+  }
+  return out;
+}
+
 Result<std::optional<RunDispatch>> MemoryStore::load_dispatch(const std::string& dispatch_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = state_->dispatches.find(dispatch_id);

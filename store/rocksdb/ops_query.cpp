@@ -59,6 +59,17 @@ Result<std::uint64_t> RocksdbStore::current_epoch(const std::string& thread_id) 
   return meta->epoch;
 }
 
+Result<ThreadQueueState> RocksdbStore::thread_state(const std::string& thread_id) {
+  ThreadQueueState out;
+  if (!rdb::is_key_safe(thread_id)) return out;
+  auto meta = impl_->get_meta(thread_id);
+  if (!meta) return meta.error();
+  out.epoch = meta->epoch;
+  out.queued = meta->queued;
+  if (!meta->claimed.empty()) out.claimed_dispatch_id = meta->claimed;
+  return out;
+}
+
 Result<std::optional<RunDispatch>> RocksdbStore::load_dispatch(const std::string& dispatch_id) {
   return impl_->get_dispatch(dispatch_id);
 }

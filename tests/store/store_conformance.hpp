@@ -1836,6 +1836,20 @@ TYPED_TEST_P(StoreConformance, CommitRunStepThatFailsWritesNeitherTheRunNorTheDi
   EXPECT_EQ(this->footprint(), before);
 }
 
+TYPED_TEST_P(StoreConformance, ThreadStateTellsQueuedAndClaimedWorkAndTheEpoch) {
+  auto& s = this->store();
+  auto unknown = s.thread_state("t-none");
+  ASSERT_TRUE(is_ok(unknown));
+  EXPECT_EQ(*unknown, ThreadQueueState{});
+  this->enqueue(make_dispatch("d-1", "t-1", "r-1"));
+  this->enqueue(make_dispatch("d-2", "t-1", "r-2"));
+  EXPECT_EQ(*s.thread_state("t-1"), (ThreadQueueState{0, 2, std::nullopt}));
+  EXPECT_EQ(this->claim_one("t-1", kT0 + 1).dispatch_id, "d-1");
+  EXPECT_EQ(*s.thread_state("t-1"), (ThreadQueueState{0, 1, std::string("d-1")}));
+  ASSERT_TRUE(is_ok(s.interrupt("t-1", kT0 + 2)));  // supersedes d-2, leaves d-1 Claimed (stale)
+  EXPECT_EQ(*s.thread_state("t-1"), (ThreadQueueState{1, 0, std::string("d-1")}));
+}
+
 TYPED_TEST_P(StoreConformance, CommitRunEnqueueWritesTheRunItsMessagesAndItsDispatchTogether) {
   auto& s = this->store();
   const RunRecord created = make_run("r-1");
@@ -2306,6 +2320,7 @@ TYPED_TEST_P(StoreConformance, AgentEventRoundTripsEveryField) {
 
 // clang-format off
 REGISTER_TYPED_TEST_SUITE_P(StoreConformance,
+                            ThreadStateTellsQueuedAndClaimedWorkAndTheEpoch,
                             CommitRunEnqueueWritesTheRunItsMessagesAndItsDispatchTogether,
                             CommitRunEnqueueThatIsRefusedWritesNoRunAndNoMessage,
                             CommitRunStepStartRecordsTheStartAndTheRunInOneWrite,
