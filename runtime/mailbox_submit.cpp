@@ -178,15 +178,18 @@ Result<Submission> Mailbox::Engine::submit_foreground(RunActivation request, boo
   }
 
   ensure_dispatch_id_hint(request, ids_);
-  // Prepared and enqueued in one write, behind the inline-claim guard: no other consumer takes
-  // it before our claim, and a crash between enqueue and claim is recovered by the wake-up
-  // after the guard.
-  const EnqueueWith enqueue{now_ms() + config_.inline_claim_guard_ms, EnqueueOptions{config_.max_queued_per_thread}};
-  auto prepared = preparer_.prepare(request, &enqueue);
+  // Prepared, enqueued and claimed inline in one write when the thread has no claimed dispatch.
+  // Otherwise it is enqueued behind the inline-claim guard (no other consumer takes it before
+  // our claim, and a crash between enqueue and claim is recovered by the wake-up after the
+  // guard) and claimed inline in a second step, which is where the claim race is decided.
+  const EnqueueWith enqueue{
+      now_ms() + config_.inline_claim_guard_ms,
+      EnqueueOptions{config_.max_queued_per_thread, InlineClaim{config_.consumer_id, config_.lease_ms, false}}};
+  ActiveRunPtr run;
+  auto prepared = prepare_and_claim(request, enqueue, run);
   if (!prepared) return prepared.error();
   const RunDispatch* dispatch = &*prepared->enqueued;
-  ActiveRunPtr run;
-  {
+  if (!run) {
     std::lock_guard<std::mutex> lock(claim_lock(thread_id));
     auto claimed = store_.claim_dispatch(dispatch->dispatch_id, config_.consumer_id, config_.lease_ms, now_ms());
     if (!claimed) return claimed.error();  // still Queued behind its guard: the wake-up recovers it
@@ -218,6 +221,17 @@ Result<Submission> Mailbox::Engine::submit_foreground(RunActivation request, boo
 
 // -- background --------------------------------------------------------------------------------
 
+Result<PreparedRun> Mailbox::Engine::prepare_and_claim(RunActivation& request, const EnqueueWith& enqueue,
+                                                       ActiveRunPtr& run) {
+  // Under the thread's claim lock, like every claim: an interrupt that sees the claim in the
+  // store also finds it registered.
+  std::lock_guard<std::mutex> lock(claim_lock(request.intent.thread_id));
+  auto prepared = preparer_.prepare(request, &enqueue);
+  if (prepared && prepared->enqueued && prepared->enqueued->status == DispatchStatus::claimed)
+    run = register_claimed(*prepared->enqueued);
+  return prepared;
+}
+
 bool Mailbox::Engine::thread_has_work(const std::string& thread_id) {
   // A thread with nothing queued and nothing claimed has nothing to interrupt: the foreground
   // submit skips the interrupt (a synced write and a round trip to the supervisor). Work that
@@ -231,12 +245,20 @@ Result<SubmitResult> Mailbox::Engine::background_flow(RunActivation request) {
   normalize_run_mode(request, true);
   const std::string thread_id = request.intent.thread_id;
   ensure_dispatch_id_hint(request, ids_);
-  // Prepared and enqueued in one write: a refused enqueue leaves no run and no message.
-  const EnqueueWith enqueue{now_ms(), EnqueueOptions{config_.max_queued_per_thread}};
-  auto prepared = preparer_.prepare(request, &enqueue);
+  // Prepared and enqueued in one write (a refused enqueue leaves no run and no message), and
+  // claimed in it too when the thread is idle (nothing claimed, nothing else queued).
+  EnqueueWith enqueue{now_ms(), EnqueueOptions{config_.max_queued_per_thread, std::nullopt}};
+  if (!stopping_.load()) enqueue.options.claim = InlineClaim{config_.consumer_id, config_.lease_ms, true};
+  ActiveRunPtr run;
+  auto prepared = prepare_and_claim(request, enqueue, run);
   if (!prepared) return prepared.error();
   const RunDispatch* dispatch = &*prepared->enqueued;
   SubmitResult result{dispatch->dispatch_id, prepared->run_id, thread_id, SubmitStatus::queued, false};
+  if (run) {
+    hand_to_worker(run->dispatch);
+    result.status = SubmitStatus::running;
+    return result;
+  }
   auto claimed = claim_next(thread_id);
   if (claimed && *claimed) {
     hand_to_worker(**claimed);

@@ -28,9 +28,22 @@ inline constexpr const char* kReasonQueuedStaleEpoch = "queued dispatch supersed
 inline constexpr const char* kReasonClaimedStaleEpoch = "claimed dispatch superseded by newer dispatch epoch";
 inline constexpr const char* kReasonExpiredAfterInterrupt = "claimed dispatch lease expired after interrupt";
 
+// A claim made in the same write as the enqueue (ThreadRunStore::commit_run_enqueue only).
+struct InlineClaim {
+  std::string consumer;
+  std::int64_t lease_ms = 0;
+  // Claim only when the thread has no Queued dispatch either (so the new one is the thread's
+  // next in claim order); otherwise only its having no Claimed dispatch counts, as in
+  // claim_dispatch (the foreground inline claim).
+  bool only_if_no_queued = false;
+};
+
 struct EnqueueOptions {
   // At most this many Queued dispatches per thread; 0 = unbounded. Past it: Errc::queue_full.
   std::uint32_t max_queued_per_thread = 0;
+  // commit_run_enqueue: store the dispatch Claimed by `claim->consumer` (lease from now) when
+  // the thread allows it, else Queued as usual. enqueue() refuses it (validation).
+  std::optional<InlineClaim> claim;
 };
 
 struct InterruptResult {

@@ -105,6 +105,9 @@ private:
   Result<Submission> submit_foreground(RunActivation request, bool interrupt = true);
   std::uint64_t event_count(const std::string& run_id);
   Result<SubmitResult> background_flow(RunActivation request);
+  // prepare + enqueue (+ the inline claim `enqueue` asks for) in one write, under the thread's
+  // claim lock; a dispatch stored Claimed is registered and returned in `run`.
+  Result<PreparedRun> prepare_and_claim(RunActivation& request, const EnqueueWith& enqueue, ActiveRunPtr& run);
   // True when the thread has a Queued or Claimed dispatch (or the store could not say).
   bool thread_has_work(const std::string& thread_id);
   Result<SubmitResult> queue_followup_run(const std::string& thread_id, const std::vector<std::string>& message_ids);

@@ -92,8 +92,9 @@ MemoryStore::MemoryStore(IdSource& ids) : state_(std::make_unique<State>()), ids
 MemoryStore::~MemoryStore() = default;
 
 Result<RunDispatch> MemoryStore::enqueue(const RunDispatch& dispatch, const EnqueueOptions& options) {
+  if (options.claim) return validation_error("enqueue: an inline claim is only for commit_run_enqueue");
   std::lock_guard<std::mutex> lock(mu_);
-  auto stored = check_enqueue_locked(dispatch, options);
+  auto stored = check_enqueue_locked(dispatch, options, dispatch.created_at);
   if (!stored) return stored.error();
   auto& s = *state_;
   s.thread(stored->thread_id).dispatch_ids.insert(stored->dispatch_id);
@@ -101,19 +102,22 @@ Result<RunDispatch> MemoryStore::enqueue(const RunDispatch& dispatch, const Enqu
   return stored;
 }
 
-Result<RunDispatch> MemoryStore::check_enqueue_locked(const RunDispatch& dispatch, const EnqueueOptions& options) {
+Result<RunDispatch> MemoryStore::check_enqueue_locked(const RunDispatch& dispatch, const EnqueueOptions& options,
+                                                      std::int64_t now_ms) {
   if (auto r = detail::validate_for_enqueue(dispatch); !r) return r.error();
   auto& s = *state_;
   if (s.dispatches.count(dispatch.dispatch_id) != 0)
     return conflict_error("enqueue: dispatch '" + dispatch.dispatch_id + "' already exists");
   auto& t = s.thread(dispatch.thread_id);
   std::uint32_t queued = 0;
+  bool claimed = false;
   for (const auto& id : t.dispatch_ids) {
     const auto& other = s.dispatches.at(id);
     if (dispatch.dedupe_key && !is_terminal(other.status) && other.dedupe_key == dispatch.dedupe_key)
       return conflict_error("enqueue: dedupe_key=" + *dispatch.dedupe_key + " is held by dispatch '" +
                             other.dispatch_id + "'");
     if (other.status == DispatchStatus::queued) ++queued;
+    if (other.status == DispatchStatus::claimed) claimed = true;
   }
   if (options.max_queued_per_thread != 0 && queued >= options.max_queued_per_thread)
     return Error{Errc::queue_full, "enqueue: thread '" + dispatch.thread_id + "' already has " +
@@ -121,6 +125,12 @@ Result<RunDispatch> MemoryStore::check_enqueue_locked(const RunDispatch& dispatc
                                        std::to_string(options.max_queued_per_thread) + ")"};
   RunDispatch stored = dispatch;
   stored.prepare_for_enqueue(t.epoch);
+  if (options.claim && !claimed && (!options.claim->only_if_no_queued || queued == 0)) {
+    if (auto r = stored.claim(options.claim->consumer, ids_.next_id(),
+                              detail::lease_deadline(now_ms, options.claim->lease_ms), now_ms);
+        !r)
+      return r.error();
+  }
   return stored;
 }
 
@@ -516,7 +526,7 @@ Result<StepCommit> MemoryStore::commit_run(const std::string& thread_id, const s
     if (to_enqueue->thread_id != thread_id || to_enqueue->run_id != run.run_id)
       return validation_error("commit_run_enqueue: dispatch '" + to_enqueue->dispatch_id + "' is not of run '" +
                               run.run_id + "' on thread '" + thread_id + "'");
-    auto stored = check_enqueue_locked(*to_enqueue, *enqueue_options);
+    auto stored = check_enqueue_locked(*to_enqueue, *enqueue_options, now_ms);
     if (!stored) return stored.error();
     out.dispatch = std::move(*stored);
   }

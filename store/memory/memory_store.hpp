@@ -88,7 +88,8 @@ private:
                                 const Fence* fence, const DispatchStep* step, const RunDispatch* to_enqueue,
                                 const EnqueueOptions* enqueue_options, std::int64_t now_ms);
   // The checks of enqueue (caller holds mu_); the record to store, stamped with the epoch.
-  Result<RunDispatch> check_enqueue_locked(const RunDispatch& dispatch, const EnqueueOptions& options);
+  Result<RunDispatch> check_enqueue_locked(const RunDispatch& dispatch, const EnqueueOptions& options,
+                                           std::int64_t now_ms);
   struct State;
   std::unique_ptr<State> state_;  // Guarded by mu_.
   IdSource& ids_;

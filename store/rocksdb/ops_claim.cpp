@@ -18,11 +18,12 @@ Result<void> check_ids(const RunDispatch& d) {
 }  // namespace
 
 Result<RunDispatch> RocksdbStore::enqueue(const RunDispatch& dispatch, const EnqueueOptions& options) {
+  if (options.claim) return validation_error("enqueue: an inline claim is only for commit_run_enqueue");
   auto& m = *impl_;
   std::lock_guard<std::mutex> lock(m.thread_lock(dispatch.thread_id));
   auto meta = m.get_meta_locked(dispatch.thread_id);
   if (!meta) return meta.error();
-  auto stored = m.check_enqueue_locked(dispatch, options, *meta);
+  auto stored = m.check_enqueue_locked(dispatch, options, *meta, dispatch.created_at);
   if (!stored) return stored.error();
   rocksdb::WriteBatch b;
   auto after_meta = *meta;
@@ -33,7 +34,7 @@ Result<RunDispatch> RocksdbStore::enqueue(const RunDispatch& dispatch, const Enq
 }
 
 Result<RunDispatch> RocksdbStore::Impl::check_enqueue_locked(const RunDispatch& dispatch, const EnqueueOptions& options,
-                                                             const rdb::ThreadMeta& meta) {
+                                                             const rdb::ThreadMeta& meta, std::int64_t now_ms) {
   if (auto r = detail::validate_for_enqueue(dispatch); !r) return r.error();
   if (auto r = check_ids(dispatch); !r) return r.error();
   auto& m = *this;
@@ -52,6 +53,12 @@ Result<RunDispatch> RocksdbStore::Impl::check_enqueue_locked(const RunDispatch& 
                                        std::to_string(options.max_queued_per_thread) + ")"};
   RunDispatch stored = dispatch;
   stored.prepare_for_enqueue(meta.epoch);
+  if (options.claim && meta.claimed.empty() && (!options.claim->only_if_no_queued || meta.queued == 0)) {
+    if (auto r = stored.claim(options.claim->consumer, ids.next_id(),
+                              detail::lease_deadline(now_ms, options.claim->lease_ms), now_ms);
+        !r)
+      return r.error();
+  }
   return stored;
 }
 

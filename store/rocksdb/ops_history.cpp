@@ -151,7 +151,7 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
     if (enqueue->dispatch->thread_id != thread_id || enqueue->dispatch->run_id != run.run_id)
       return validation_error("commit_run_enqueue: dispatch '" + enqueue->dispatch->dispatch_id + "' is not of run '" +
                               run.run_id + "' on thread '" + thread_id + "'");
-    auto stored = m.check_enqueue_locked(*enqueue->dispatch, *enqueue->options, *meta);
+    auto stored = m.check_enqueue_locked(*enqueue->dispatch, *enqueue->options, *meta, now_ms);
     if (!stored) return stored.error();
     out.dispatch = std::move(*stored);
   }

@@ -122,9 +122,10 @@ struct RocksdbStore::Impl {
   [[nodiscard]] Result<LockedDispatch> lock_dispatch(const std::string& dispatch_id);
 
   // The checks of enqueue under the held thread lock (shape, ids, duplicate id, dedupe key,
-  // queue bound); returns the record to stage, stamped with the thread's epoch.
+  // queue bound); returns the record to stage, stamped with the thread's epoch, and Claimed
+  // when options.claim asks for it and the thread allows it.
   [[nodiscard]] Result<RunDispatch> check_enqueue_locked(const RunDispatch& dispatch, const EnqueueOptions& options,
-                                                         const rdb::ThreadMeta& meta);
+                                                         const rdb::ThreadMeta& meta, std::int64_t now_ms);
 
   // A fenced transition: lock, check the fence, apply, write.
   [[nodiscard]] Result<RunDispatch> fenced(const char* op, const Fence& fence, std::int64_t now_ms,

@@ -54,23 +54,29 @@ TEST_F(MailboxLifecycleTest, HitlSuspendsThenADecisionResumesTheSameRun) {
   collect(next->events);
 }
 
-// A store where another consumer claims the thread just before our inline claim.
+// A store where another consumer claims the thread just before our inline claim (race_next),
+// or where the node dies right after its enqueue, before its claim (fail_next: the enqueue is
+// written without its inline claim and the separate claim fails).
 class RacingStore final : public InstrumentedStore {
 public:
   RacingStore(Store& inner, Metrics& m) : InstrumentedStore(inner, m) {}
-  Result<std::optional<RunDispatch>> claim_dispatch(const std::string& id, const std::string& consumer,
-                                                    std::int64_t lease_ms, std::int64_t now_ms) override {
-    if (race_next) {
-      race_next = false;
-      auto mine = inner().load_dispatch(id);
-      auto other = RunDispatch::queued("other-" + id, (*mine)->thread_id, "other-run", now_ms);
+  Result<StepCommit> commit_run_enqueue(const std::string& thread_id, const std::vector<Message>& messages,
+                                        std::optional<std::uint64_t> expected_version, const RunRecord& run,
+                                        const RunDispatch& dispatch, const EnqueueOptions& options,
+                                        std::int64_t now_ms) override {
+    if (race_next.exchange(false)) {
+      auto other = RunDispatch::queued("other-" + dispatch.dispatch_id, thread_id, "other-run", now_ms);
       std::ignore = inner().enqueue(other, EnqueueOptions{});
       std::ignore = inner().claim_dispatch(other.dispatch_id, "other-node", 60'000, now_ms);
     }
-    if (fail_next) {
-      fail_next = false;
-      return store_error("simulated crash between enqueue and claim");
-    }
+    EnqueueOptions without_claim = options;
+    if (fail_next) without_claim.claim.reset();
+    return InstrumentedStore::commit_run_enqueue(thread_id, messages, expected_version, run, dispatch,
+                                                 fail_next ? without_claim : options, now_ms);
+  }
+  Result<std::optional<RunDispatch>> claim_dispatch(const std::string& id, const std::string& consumer,
+                                                    std::int64_t lease_ms, std::int64_t now_ms) override {
+    if (fail_next.exchange(false)) return store_error("simulated crash between enqueue and claim");
     return InstrumentedStore::claim_dispatch(id, consumer, lease_ms, now_ms);
   }
   std::atomic<bool> race_next{false};

@@ -305,7 +305,7 @@ TEST_F(MailboxSubmitTest, MetricsCountStoreOperationsAndRunOutcomes) {
   collect(s->events);
   ASSERT_TRUE(eventually([&] { return status_of(store_, s->result.dispatch_id) == DispatchStatus::acked; }));
   const std::string text = mailbox_->metrics_text();
-  EXPECT_NE(text.find("mailbox_operations_total{operation=\"claim_dispatch\",result=\"ok\"} 1"), std::string::npos)
+  EXPECT_NE(text.find("mailbox_operations_total{operation=\"commit_run_enqueue\",result=\"ok\"} 1"), std::string::npos)
       << text;
   EXPECT_NE(text.find("mailbox_runs_finished_total{outcome=\"completed\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("mailbox_dispatch_depth{status=\"acked\"} 1"), std::string::npos) << text;

@@ -1864,6 +1864,39 @@ TYPED_TEST_P(StoreConformance, CommitRunEnqueueWritesTheRunItsMessagesAndItsDisp
   EXPECT_EQ(this->claim_one("t-1", kT0 + 1).dispatch_id, "d-1");
 }
 
+TYPED_TEST_P(StoreConformance, CommitRunEnqueueClaimsInlineOnlyWhenTheThreadAllowsIt) {
+  auto& s = this->store();
+  const InlineClaim claim{"consumer-a", 30'000, false};
+  // An idle thread: stored Claimed, with a token and a lease from now.
+  auto first = s.commit_run_enqueue("t-1", {}, std::nullopt, make_run("r-1"), make_dispatch("d-1", "t-1", "r-1"),
+                                    EnqueueOptions{0, claim}, kT0);
+  ASSERT_TRUE(is_ok(first)) << describe(first.error());
+  EXPECT_EQ(first->dispatch.status, DispatchStatus::claimed);
+  EXPECT_EQ(first->dispatch.claimed_by, "consumer-a");
+  EXPECT_FALSE(first->dispatch.claim_token.value_or("").empty());
+  EXPECT_EQ(first->dispatch.lease_until, kT0 + 30'000);
+  EXPECT_EQ(this->load("d-1"), first->dispatch);
+  EXPECT_EQ(*s.thread_state("t-1"), (ThreadQueueState{0, 0, std::string("d-1")}));
+  // The thread has a Claimed dispatch: stored Queued.
+  auto second = s.commit_run_enqueue("t-1", {}, std::nullopt, make_run("r-2"), make_dispatch("d-2", "t-1", "r-2"),
+                                     EnqueueOptions{0, claim}, kT0 + 1);
+  ASSERT_TRUE(is_ok(second));
+  EXPECT_EQ(second->dispatch.status, DispatchStatus::queued);
+  // Another thread with a Queued dispatch: only_if_no_queued keeps the new one Queued, the
+  // foreground form claims it all the same (as claim_dispatch would).
+  this->enqueue(make_dispatch("d-3", "t-2", "r-3"));
+  auto third = s.commit_run_enqueue("t-2", {}, std::nullopt, make_run("r-4", "t-2"), make_dispatch("d-4", "t-2", "r-4"),
+                                    EnqueueOptions{0, InlineClaim{"consumer-a", 30'000, true}}, kT0 + 2);
+  ASSERT_TRUE(is_ok(third));
+  EXPECT_EQ(third->dispatch.status, DispatchStatus::queued);
+  auto fourth = s.commit_run_enqueue("t-2", {}, std::nullopt, make_run("r-5", "t-2"), make_dispatch("d-5", "t-2", "r-5"),
+                                     EnqueueOptions{0, claim}, kT0 + 3);
+  ASSERT_TRUE(is_ok(fourth));
+  EXPECT_EQ(fourth->dispatch.status, DispatchStatus::claimed);
+  // A plain enqueue takes no inline claim.
+  EXPECT_TRUE(fails_with(s.enqueue(make_dispatch("d-6", "t-3", "r-6"), EnqueueOptions{0, claim}), Errc::validation));
+}
+
 TYPED_TEST_P(StoreConformance, CommitRunEnqueueThatIsRefusedWritesNoRunAndNoMessage) {
   auto& s = this->store();
   this->enqueue(make_dispatch("d-0", "t-1", "r-0"));
@@ -2320,6 +2353,7 @@ TYPED_TEST_P(StoreConformance, AgentEventRoundTripsEveryField) {
 
 // clang-format off
 REGISTER_TYPED_TEST_SUITE_P(StoreConformance,
+                            CommitRunEnqueueClaimsInlineOnlyWhenTheThreadAllowsIt,
                             ThreadStateTellsQueuedAndClaimedWorkAndTheEpoch,
                             CommitRunEnqueueWritesTheRunItsMessagesAndItsDispatchTogether,
                             CommitRunEnqueueThatIsRefusedWritesNoRunAndNoMessage,
