@@ -338,6 +338,28 @@ void add_row(Row r) {
   g_rows.push_back(std::move(r));
 }
 
+// p50 / p99 / max rows of each latency metric; synced p50 and p99 get the bare fsync as limit.
+void add_latency_rows(const std::string& workload, const std::string& setting, const std::string& note, bool sync,
+                      const Percentiles& fsync, const std::vector<std::pair<std::string, Percentiles>>& metrics) {
+  for (const auto& [metric, p] : metrics) {
+    for (const auto& [q, v] : {std::pair{"p50", p.p50}, std::pair{"p99", p.p99}, std::pair{"max", p.max}}) {
+      Row r;
+      r.workload = workload;
+      r.setting = setting;
+      r.metric = metric + " " + q;
+      r.value = v;
+      r.unit = "ms";
+      r.note = note;
+      if (sync && std::string(q) != "max") {
+        r.limit = std::string(q) == "p50" ? fsync.p50 : fsync.p99;
+        r.limit_what = std::string("bare synced 1-key WriteBatch ") + q;
+        r.ratio = v / *r.limit;
+      }
+      add_row(r);
+    }
+  }
+}
+
 // ---- the engine under test -------------------------------------------------------------------
 
 struct Engine {
@@ -680,24 +702,8 @@ void latency(const Flags& flags, bool sync, const Percentiles& fsync) {
   e.close();
   const std::string setting = std::string(sync ? "synced" : "unsynced") + ", idle threads";
   const std::string note = "n=" + std::to_string(first.size()) + ", failed " + std::to_string(failed) + "; " + writes;
-  const auto p1 = percentiles(first), p2 = percentiles(finish);
-  for (const auto& [metric, p] : {std::pair{"submit -> first event", p1}, std::pair{"submit -> run finished", p2}}) {
-    for (const auto& [q, v] : {std::pair{"p50", p.p50}, std::pair{"p99", p.p99}, std::pair{"max", p.max}}) {
-      Row r;
-      r.workload = "foreground latency";
-      r.setting = setting;
-      r.metric = std::string(metric) + " " + q;
-      r.value = v;
-      r.unit = "ms";
-      r.note = note;
-      if (sync && std::string(q) != "max") {
-        r.limit = std::string(q) == "p50" ? fsync.p50 : fsync.p99;
-        r.limit_what = std::string("bare synced 1-key WriteBatch ") + q;
-        r.ratio = v / *r.limit;
-      }
-      add_row(r);
-    }
-  }
+  add_latency_rows("foreground latency", setting, note, sync, fsync,
+                   {{"submit -> first event", percentiles(first)}, {"submit -> run finished", percentiles(finish)}});
 }
 
 // ---- 3. interrupt: foreground submit on a thread with a blocking run ------------------------
@@ -755,25 +761,10 @@ void interrupt(const Flags& flags, bool sync, const Percentiles& fsync) {
   e.close();
   const std::string setting = std::string(sync ? "synced" : "unsynced") + ", thread with a blocking run";
   const std::string note = "n=" + std::to_string(first.size()) + ", failed " + std::to_string(failed) + "; " + writes;
-  for (const auto& [metric, v] : {std::pair{"submit -> old run stopped", percentiles(stopped)},
-                                  std::pair{"submit -> new run first event", percentiles(first)},
-                                  std::pair{"submit -> new run finished", percentiles(finish)}}) {
-    for (const auto& [q, x] : {std::pair{"p50", v.p50}, std::pair{"p99", v.p99}, std::pair{"max", v.max}}) {
-      Row r;
-      r.workload = "interrupt latency";
-      r.setting = setting;
-      r.metric = std::string(metric) + " " + q;
-      r.value = x;
-      r.unit = "ms";
-      r.note = note;
-      if (sync && std::string(q) != "max") {
-        r.limit = std::string(q) == "p50" ? fsync.p50 : fsync.p99;
-        r.limit_what = std::string("bare synced 1-key WriteBatch ") + q;
-        r.ratio = x / *r.limit;
-      }
-      add_row(r);
-    }
-  }
+  add_latency_rows("interrupt latency", setting, note, sync, fsync,
+                   {{"submit -> old run stopped", percentiles(stopped)},
+                    {"submit -> new run first event", percentiles(first)},
+                    {"submit -> new run finished", percentiles(finish)}});
 }
 
 // ---- 4. idle threads -------------------------------------------------------------------------
