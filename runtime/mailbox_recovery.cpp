@@ -29,7 +29,8 @@ Result<void> Mailbox::Engine::recover() {
     auto d = store_.load_dispatch(*run.dispatch_id);
     if (!d) return d.error();
     if (!*d && run.status == RunStatus::created) {
-      // Prepared, but the process died before the enqueue: the run gets its dispatch now.
+      // Prepared, but the process died before the enqueue (earlier versions wrote them apart):
+      // the run gets its dispatch now.
       auto dispatch = RunDispatch::queued(*run.dispatch_id, run.thread_id, run.run_id, now_ms());
       dispatch.max_attempts = config_.default_max_attempts;
       auto enqueued = store_.enqueue(dispatch, EnqueueOptions{});

@@ -42,7 +42,8 @@ std::string request_fingerprint(const RunActivation& r, MultitaskStrategy strate
 
 Error stopping_error() { return internal_error("mailbox is stopping; submission refused"); }
 
-// A run its own submit closed (lost claim race, refused enqueue): nothing of it ever ran.
+// A run its own submit closed (lost claim race; "enqueue failed" is what earlier versions wrote
+// for a refused enqueue, which now writes nothing): nothing of it ever ran.
 bool closed_by_failed_submit(const RunRecord& run) {
   if (run.status != RunStatus::done || !run.termination_reason) return false;
   const auto& t = *run.termination_reason;
@@ -346,12 +347,11 @@ Result<SubmitResult> Mailbox::Engine::queue_followup_run(const std::string& thre
   snapshot.resolution_id = record.resolution_id;
   record.input = snapshot.input;
   record.activation = std::move(snapshot);
-  auto committed = store_.commit_run_append(thread_id, {}, std::nullopt, record, nullptr, now_ms());
-  if (!committed) return committed.error();
   auto d = RunDispatch::queued(*record.dispatch_id, thread_id, record.run_id, now_ms());
   d.max_attempts = config_.default_max_attempts;
-  auto enqueued = store_.enqueue(d, EnqueueOptions{});  // not bounded: these messages were already accepted
-  if (!enqueued) return enqueued.error();
+  // The run and its dispatch in one write; not bounded: these messages were already accepted.
+  auto committed = store_.commit_run_enqueue(thread_id, {}, std::nullopt, record, d, EnqueueOptions{}, now_ms());
+  if (!committed) return committed.error();
   nudge_thread(thread_id);
   return SubmitResult{d.dispatch_id, record.run_id, thread_id, SubmitStatus::queued};
 }
