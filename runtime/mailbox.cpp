@@ -106,12 +106,15 @@ std::mutex& Mailbox::Engine::claim_lock(const std::string& thread_id) {
 }
 
 Mailbox::Engine::ActiveRunPtr Mailbox::Engine::register_claimed(const RunDispatch& claimed) {
-  auto run = std::make_shared<detail::ActiveRun>(claimed, config_.event_channel_capacity);
+  return register_run(std::make_shared<detail::ActiveRun>(claimed, config_.event_channel_capacity));
+}
+
+Mailbox::Engine::ActiveRunPtr Mailbox::Engine::register_run(ActiveRunPtr run) {
   const std::string& token = run->fence.claim_token;
   std::lock_guard<std::mutex> lock(active_mu_);
   active_by_claim_[token] = run;
-  active_by_thread_[claimed.thread_id] = token;
-  active_by_run_[claimed.run_id] = token;
+  active_by_thread_[run->dispatch.thread_id] = token;
+  active_by_run_[run->dispatch.run_id] = token;
   return run;
 }
 

@@ -54,6 +54,7 @@ bool Mailbox::Engine::stop_active_dispatch(const RunDispatch& active) {
     std::lock_guard<std::mutex> lock(claim_lock(active.thread_id));  // claims register under it
     run = find_claim(active);
   }
+  const TerminationReason interrupted{TerminationKind::cancelled, {}, kInterruptedDetail};
   bool took_over = false;
   if (run) {
     if (run->take_over_if_pending(detail::CancelReason::interrupted)) {
@@ -62,6 +63,9 @@ bool Mailbox::Engine::stop_active_dispatch(const RunDispatch& active) {
       spdlog::warn("run {}: did not stop within {} ms of its interrupt", active.run_id, config_.cancel_wait_ms);
       return false;
     }
+    // It has stopped: its stream learns so now, before the writes that release and close it
+    // (the close below finds this finish event and adds none).
+    std::ignore = append_finish_event_once(active.run_id, active.thread_id, interrupted);
   }
   // Another node's or a dead process's claim, or ours that ended without a write: the claim is
   // stale (the epoch moved on), so it is superseded now; its owner can no longer write anything.
@@ -71,8 +75,7 @@ bool Mailbox::Engine::stop_active_dispatch(const RunDispatch& active) {
                  describe(superseded.error()));
     return false;
   }
-  auto closed = finalize_stopped_run(
-      active.run_id, TerminationReason{TerminationKind::cancelled, {}, "interrupted by a newer submission"}, false);
+  auto closed = finalize_stopped_run(active.run_id, interrupted, false);
   if (!closed) spdlog::warn("run {}: closing after interrupt failed: {}", active.run_id, describe(closed.error()));
   if (took_over) {
     run->hub->close();  // after its run_finish is in the log, so a subscriber sees it
@@ -143,21 +146,9 @@ Result<void> Mailbox::Engine::finalize_stopped_run(const std::string& run_id, co
     if (!history) return history.error();
     auto synthetic = synthetic_tool_results(dangling_tool_calls(*history, run_id, keep_open), run_id,
                                             termination.detail.empty() ? "run stopped" : termination.detail, ids_);
-    if (attempt == 0) {
-      // The finish event goes first, so that a reader who sees the run Done also finds it.
-      auto events = store_.read_events(run_id, 0, 0);
-      if (!events) return events.error();
-      if (events->empty() || events->back().type != AgentEventType::run_finish) {
-        AgentEvent finish;
-        finish.type = AgentEventType::run_finish;
-        finish.thread_id = run.thread_id;
-        finish.run_id = run_id;
-        finish.termination = termination;
-        finish.at_ms = now_ms();
-        if (auto e = store_.append_event(run_id, finish, nullptr); !e)
-          spdlog::warn("run {}: finish event not written: {}", run_id, describe(e.error()));
-      }
-    }
+    // The finish event goes first, so that a reader who sees the run Done also finds it.
+    if (attempt == 0)
+      if (auto r = append_finish_event_once(run_id, run.thread_id, termination); !r) return r.error();
     const std::int64_t now_s = clock_.now_s();
     run.status = RunStatus::done;
     run.waiting.reset();
@@ -176,6 +167,26 @@ Result<void> Mailbox::Engine::finalize_stopped_run(const std::string& run_id, co
     return {};
   }
   return internal_error("closing run '" + run_id + "' exhausted its retries under version conflict");
+}
+
+Result<std::optional<AgentEvent>> Mailbox::Engine::append_finish_event_once(const std::string& run_id,
+                                                                            const std::string& thread_id,
+                                                                            const TerminationReason& termination) {
+  auto events = store_.read_events(run_id, 0, 0);
+  if (!events) return events.error();
+  if (!events->empty() && events->back().type == AgentEventType::run_finish) return std::optional<AgentEvent>();
+  AgentEvent finish;
+  finish.type = AgentEventType::run_finish;
+  finish.thread_id = thread_id;
+  finish.run_id = run_id;
+  finish.termination = termination;
+  finish.at_ms = now_ms();
+  auto appended = store_.append_event(run_id, finish, nullptr);
+  if (!appended) {
+    spdlog::warn("run {}: finish event not written: {}", run_id, describe(appended.error()));
+    return std::optional<AgentEvent>();
+  }
+  return std::optional<AgentEvent>(std::move(*appended));
 }
 
 void Mailbox::Engine::reconcile_terminal_dispatch(const RunDispatch& dispatch) {

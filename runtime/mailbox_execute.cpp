@@ -216,13 +216,18 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
     return;
   }
   // 3. Rebuild the activation from the store: any worker can execute any dispatch.
+  bool started_inline = false;
+  {
+    std::lock_guard<std::mutex> lock(run->write_mu);
+    started_inline = run->started_inline;
+  }
   auto activation = reconstruct_run_request(store_, d);
-  run->instance_id = ids_.next_id();
+  if (!started_inline) run->instance_id = ids_.next_id();
   if (!activation) {
     RunRecord record = **loaded;
     {
       std::lock_guard<std::mutex> lock(run->write_mu);
-      run->record = record;
+      if (!started_inline) run->record = record;
     }
     ExecutionResult failed;
     failed.status = ExecutionStatus::permanent_error;
@@ -231,18 +236,11 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
     return;
   }
   // 4. The start, one write: the dispatch's start and the run record Running (a retry also
-  //    closes the tool calls its last attempt left open).
+  //    closes the tool calls its last attempt left open). A run the submit's write started
+  //    (first attempt, claimed inline) has announced its start already.
   RunRecord record = std::move(**loaded);
-  const std::int64_t now_s = clock_.now_s();
-  record.status = RunStatus::running;
-  record.waiting.reset();
-  record.outcome.reset();
-  record.finished_at.reset();
-  record.termination_reason.reset();
-  if (!record.started_at) record.started_at = now_s;
-  record.updated_at = now_s;
-  record.dispatch_id = d.dispatch_id;
-  for (std::uint32_t attempt = 0;; ++attempt) {
+  start_run_record(record, d.dispatch_id, clock_.now_s());
+  for (std::uint32_t attempt = 0; !started_inline; ++attempt) {
     std::vector<Message> synthetic;
     auto version = store_.committed_version(d.thread_id);
     if (!version) return;  // lease expiry retries the dispatch
@@ -263,15 +261,7 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
       return;
     }
   }
-  {
-    std::lock_guard<std::mutex> lock(run->write_mu);
-    run->record = record;
-    AgentEvent start;
-    start.type = AgentEventType::run_start;
-    start.parent_run_id = record.parent_run_id;
-    std::ignore = emit_locked(store_, clock_, *run, start);  // a fenced start event surfaces at the end write
-    run->accepts_live_input = true;
-  }
+  if (!started_inline) announce_start(run, std::move(record), false);
   const std::int64_t started_ms = now_ms();
   metrics_.run_started(static_cast<double>(started_ms - d.created_at) / 1000.0);
   spdlog::info("run {} thread {}: running (dispatch {}, attempt {})", d.run_id, d.thread_id, d.dispatch_id,
@@ -307,6 +297,18 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
     if (!followup) spdlog::warn("thread {}: follow-up run for live input failed: {}", d.thread_id,
                                 describe(followup.error()));
   }
+}
+
+std::uint64_t Mailbox::Engine::announce_start(const ActiveRunPtr& run, RunRecord record, bool inline_start) {
+  std::lock_guard<std::mutex> lock(run->write_mu);
+  run->record = std::move(record);
+  run->started_inline = inline_start;
+  AgentEvent start;
+  start.type = AgentEventType::run_start;
+  start.parent_run_id = run->record->parent_run_id;
+  auto emitted = emit_locked(store_, clock_, *run, start);  // a fenced start event surfaces at the end write
+  run->accepts_live_input = true;
+  return emitted ? emitted->seq : 0;
 }
 
 void Mailbox::Engine::release_recorded_end(const ActiveRunPtr& run, const RunRecord& record) {
@@ -429,6 +431,18 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
   finish.type = AgentEventType::run_finish;
   finish.termination = termination;
   if (result.response) finish.text = *result.response;
+  if (reason == detail::CancelReason::interrupted) {
+    auto epoch = store_.current_epoch(d.thread_id);
+    if (epoch && *epoch > d.dispatch_epoch) {
+      // Interrupted through the store (the epoch moved on, so every write of this run is
+      // fenced): it has stopped, and its stream learns so now, without a write; the
+      // interrupter, waiting for this run, supersedes its claim and closes the run.
+      auto appended = append_finish_event_once(d.run_id, d.thread_id,
+                                               TerminationReason{TerminationKind::cancelled, {}, kInterruptedDetail});
+      if (appended && *appended) run->hub->publish(**appended);
+      return;  // counted by the close
+    }
+  }
   if (auto emitted = emit_locked(store_, clock_, *run, finish); !emitted) {
     lock.unlock();
     spdlog::info("run {} thread {}: end not recorded ({}); reconciling", d.run_id, d.thread_id,

@@ -145,12 +145,14 @@ Result<Submission> Mailbox::Engine::submit_any(RunActivation request, const Subm
         metrics_.live_delivery("fallback");
       }
       const bool resume = request.intent.kind == RunKind::hitl_resume;
-      r = background_flow(std::move(request));
+      std::uint64_t start_seq = 0;
+      r = background_flow(std::move(request), start_seq);
       if (!r) {
         outcome = r.error();
         break;
       }
-      auto events = attach(r->run_id, resume ? event_count(r->run_id) : 0);
+      // A resumed run keeps its log: its stream starts at its new run_start.
+      auto events = attach(r->run_id, start_seq > 0 ? start_seq - 1 : resume ? event_count(r->run_id) : 0);
       if (!events) return events.error();
       outcome = Submission{*r, std::move(*events)};
       break;
@@ -183,11 +185,15 @@ Result<Submission> Mailbox::Engine::submit_foreground(RunActivation request, boo
   // Otherwise it is enqueued behind the inline-claim guard (no other consumer takes it before
   // our claim, and a crash between enqueue and claim is recovered by the wake-up after the
   // guard) and claimed inline in a second step, which is where the claim race is decided.
-  const EnqueueWith enqueue{
-      now_ms() + config_.inline_claim_guard_ms,
-      EnqueueOptions{config_.max_queued_per_thread, InlineClaim{config_.consumer_id, config_.lease_ms, false}}};
+  // On an idle thread the write also starts the run, so run_start is in the stream on return.
+  EnqueueWith enqueue;
+  enqueue.available_at_ms = now_ms() + config_.inline_claim_guard_ms;
+  enqueue.options.max_queued_per_thread = config_.max_queued_per_thread;
+  enqueue.options.claim = inline_claim(false);
+  enqueue.start_on_claim = true;
   ActiveRunPtr run;
-  auto prepared = prepare_and_claim(request, enqueue, run);
+  std::uint64_t start_seq = 0;
+  auto prepared = prepare_and_claim(request, enqueue, run, start_seq);
   if (!prepared) return prepared.error();
   const RunDispatch* dispatch = &*prepared->enqueued;
   if (!run) {
@@ -198,7 +204,9 @@ Result<Submission> Mailbox::Engine::submit_foreground(RunActivation request, boo
   }
   if (run) {
     // A resumed run keeps its id and its log: its stream starts after the earlier events.
-    const std::uint64_t after = request.intent.kind == RunKind::hitl_resume ? event_count(prepared->run_id) : 0;
+    const std::uint64_t after = start_seq > 0                                   ? start_seq - 1
+                                : request.intent.kind == RunKind::hitl_resume ? event_count(prepared->run_id)
+                                                                              : 0;
     hand_to_worker(run->dispatch);
     spdlog::info("run {} thread {}: claimed inline (dispatch {})", prepared->run_id, thread_id,
                  dispatch->dispatch_id);
@@ -223,14 +231,28 @@ Result<Submission> Mailbox::Engine::submit_foreground(RunActivation request, boo
 // -- background --------------------------------------------------------------------------------
 
 Result<PreparedRun> Mailbox::Engine::prepare_and_claim(RunActivation& request, const EnqueueWith& enqueue,
-                                                       ActiveRunPtr& run) {
+                                                       ActiveRunPtr& run, std::uint64_t& start_seq) {
   // Under the thread's claim lock, like every claim: an interrupt that sees the claim in the
   // store also finds it registered.
+  start_seq = 0;
   std::lock_guard<std::mutex> lock(claim_lock(request.intent.thread_id));
   auto prepared = preparer_.prepare(request, &enqueue);
-  if (prepared && prepared->enqueued && prepared->enqueued->status == DispatchStatus::claimed)
-    run = register_claimed(*prepared->enqueued);
+  if (!prepared || !prepared->enqueued || prepared->enqueued->status != DispatchStatus::claimed) return prepared;
+  auto claimed = std::make_shared<detail::ActiveRun>(*prepared->enqueued, config_.event_channel_capacity);
+  if (prepared->started) {
+    claimed->instance_id = prepared->enqueued->dispatch_instance_id.value_or("");
+    start_seq = announce_start(claimed, *prepared->started, true);
+  }
+  run = register_run(std::move(claimed));
   return prepared;
+}
+
+InlineClaim Mailbox::Engine::inline_claim(bool only_if_no_queued) const {
+  InlineClaim claim;
+  claim.consumer = config_.consumer_id;
+  claim.lease_ms = config_.lease_ms;
+  claim.only_if_no_queued = only_if_no_queued;
+  return claim;
 }
 
 bool Mailbox::Engine::thread_has_work(const std::string& thread_id) {
@@ -242,16 +264,19 @@ bool Mailbox::Engine::thread_has_work(const std::string& thread_id) {
   return !state || state->queued > 0 || state->claimed_dispatch_id.has_value();
 }
 
-Result<SubmitResult> Mailbox::Engine::background_flow(RunActivation request) {
+Result<SubmitResult> Mailbox::Engine::background_flow(RunActivation request, std::uint64_t& start_seq) {
   normalize_run_mode(request, true);
   const std::string thread_id = request.intent.thread_id;
   ensure_dispatch_id_hint(request, ids_);
   // Prepared and enqueued in one write (a refused enqueue leaves no run and no message), and
   // claimed in it too when the thread is idle (nothing claimed, nothing else queued).
-  EnqueueWith enqueue{now_ms(), EnqueueOptions{config_.max_queued_per_thread, std::nullopt}};
-  if (!stopping_.load()) enqueue.options.claim = InlineClaim{config_.consumer_id, config_.lease_ms, true};
+  EnqueueWith enqueue;
+  enqueue.available_at_ms = now_ms();
+  enqueue.options.max_queued_per_thread = config_.max_queued_per_thread;
+  if (!stopping_.load()) enqueue.options.claim = inline_claim(true);
+  enqueue.start_on_claim = true;
   ActiveRunPtr run;
-  auto prepared = prepare_and_claim(request, enqueue, run);
+  auto prepared = prepare_and_claim(request, enqueue, run, start_seq);
   if (!prepared) return prepared.error();
   const RunDispatch* dispatch = &*prepared->enqueued;
   SubmitResult result{dispatch->dispatch_id, prepared->run_id, thread_id, SubmitStatus::queued, false};

@@ -142,13 +142,27 @@ Result<PreparedRun> RunPreparer::prepare(RunActivation& request, const EnqueueWi
     if (enqueue != nullptr) {
       auto dispatch = build_dispatch(request, enqueue->available_at_ms);
       if (!dispatch) return dispatch.error();
-      auto committed = store_.commit_run_enqueue(thread_id, request.messages, *version, record, *dispatch,
-                                                 enqueue->options, clock_.now_ms());
-      if (committed) return PreparedRun{run_id, dispatch_id, committed->version, std::move(committed->dispatch)};
+      const EnqueueOptions* options = &enqueue->options;
+      EnqueueOptions starting;
+      if (enqueue->start_on_claim && enqueue->options.claim) {
+        starting = enqueue->options;
+        starting.claim->start_instance_id = ids_.next_id();
+        starting.claim->started_run = record;
+        start_run_record(*starting.claim->started_run, dispatch->dispatch_id, record.updated_at);
+        options = &starting;
+      }
+      auto committed =
+          store_.commit_run_enqueue(thread_id, request.messages, *version, record, *dispatch, *options, clock_.now_ms());
+      if (committed) {
+        PreparedRun prepared{run_id, dispatch_id, committed->version, std::move(committed->dispatch), std::nullopt};
+        if (options->claim && options->claim->started_run && prepared.enqueued->status == DispatchStatus::claimed)
+          prepared.started = std::move(starting.claim->started_run);
+        return prepared;
+      }
       failure = committed.error();
     } else {
       auto committed = store_.commit_run_append(thread_id, request.messages, *version, record, nullptr, clock_.now_ms());
-      if (committed) return PreparedRun{run_id, dispatch_id, *committed, std::nullopt};
+      if (committed) return PreparedRun{run_id, dispatch_id, *committed, std::nullopt, std::nullopt};
       failure = committed.error();
     }
     if (failure.code != Errc::conflict) return failure;
@@ -159,6 +173,17 @@ Result<PreparedRun> RunPreparer::prepare(RunActivation& request, const EnqueueWi
   }
   return internal_error("committed append exhausted " + std::to_string(config_.append_retries) +
                         " retries under version conflict for thread '" + thread_id + "'");
+}
+
+void start_run_record(RunRecord& record, const std::string& dispatch_id, std::int64_t now_s) {
+  record.status = RunStatus::running;
+  record.waiting.reset();
+  record.outcome.reset();
+  record.finished_at.reset();
+  record.termination_reason.reset();
+  if (!record.started_at) record.started_at = now_s;
+  record.updated_at = now_s;
+  record.dispatch_id = dispatch_id;
 }
 
 Result<RunDispatch> RunPreparer::build_dispatch(const RunActivation& request, std::int64_t available_at_ms) const {

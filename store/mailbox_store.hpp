@@ -13,6 +13,7 @@
 
 #include "messages/error.hpp"
 #include "messages/run_dispatch.hpp"
+#include "messages/run_record.hpp"
 #include "store/fence.hpp"
 
 #include <array>
@@ -36,6 +37,12 @@ struct InlineClaim {
   // next in claim order); otherwise only its having no Claimed dispatch counts, as in
   // claim_dispatch (the foreground inline claim).
   bool only_if_no_queued = false;
+  // Start the run in the same write too: when the claim is made, the dispatch's start is
+  // recorded (record_dispatch_start with `start_instance_id`) and `started_run` is written
+  // instead of the commit's run record (same run id and thread). When the claim is not made,
+  // neither is used. Both set, or neither (validation).
+  std::string start_instance_id;
+  std::optional<RunRecord> started_run;
 };
 
 struct EnqueueOptions {

@@ -42,7 +42,7 @@ public:
   const std::shared_ptr<RunEventHub> hub;
   std::atomic<bool> suspended{false};        // a tool call waits for a human: suspended lease
   std::atomic<std::int64_t> lease_until_ms;  // last granted lease
-  std::string instance_id;                   // set by the run thread before it records the start
+  std::string instance_id;                   // set before the start is recorded (inline: by the submitter)
   std::atomic<bool> ending{false};           // its end is being written: renewals stop, a refusal is no loss
 
   // The first reason wins; wakes wait_for_cancel. Returns false if a reason was already set.
@@ -66,6 +66,7 @@ public:
   std::optional<RunRecord> record;    // Guarded by write_mu. Set once the run started.
   std::vector<Message> live_inbox;    // Guarded by write_mu. Committed, not yet taken.
   bool accepts_live_input = false;    // Guarded by write_mu.
+  bool started_inline = false;        // Guarded by write_mu. The submit's write recorded the start.
 
 private:
   mutable std::mutex mu_;

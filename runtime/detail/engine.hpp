@@ -30,6 +30,8 @@
 namespace mbx {
 
 inline constexpr const char* kActiveRunConflictMessage = "thread has an active run; cannot claim inline";
+// The termination detail of a run stopped by an interrupt (a foreground submit or interrupt_thread).
+inline constexpr const char* kInterruptedDetail = "interrupted by a newer submission";
 
 class Mailbox::Engine final : public EnginePort {
 public:
@@ -89,6 +91,7 @@ private:
   // The registry is keyed by claim token: a dispatch claimed again (after a lost lease) while
   // its old run is still stopping is another entry, and each is removed only by its own run.
   ActiveRunPtr register_claimed(const RunDispatch& claimed);
+  ActiveRunPtr register_run(ActiveRunPtr run);
   void unregister(const ActiveRunPtr& run);
   ActiveRunPtr find_claim(const RunDispatch& claimed);
   ActiveRunPtr find_by_thread(const std::string& thread_id);
@@ -104,10 +107,16 @@ private:
   // interrupt = false: the reject strategy (no interrupt; the inline claim decides).
   Result<Submission> submit_foreground(RunActivation request, bool interrupt = true);
   std::uint64_t event_count(const std::string& run_id);
-  Result<SubmitResult> background_flow(RunActivation request);
-  // prepare + enqueue (+ the inline claim `enqueue` asks for) in one write, under the thread's
-  // claim lock; a dispatch stored Claimed is registered and returned in `run`.
-  Result<PreparedRun> prepare_and_claim(RunActivation& request, const EnqueueWith& enqueue, ActiveRunPtr& run);
+  // `start_seq`: the run_start's seq when the submit's write claimed and started the run, else 0.
+  Result<SubmitResult> background_flow(RunActivation request, std::uint64_t& start_seq);
+  // prepare + enqueue (+ the inline claim and start `enqueue` asks for) in one write, under the
+  // thread's claim lock; a dispatch stored Claimed is registered and returned in `run`. A run
+  // the write also started announces its start before it is registered (so no interrupt or
+  // cancel can close it before its run_start); `start_seq` is that event's seq, else 0.
+  Result<PreparedRun> prepare_and_claim(RunActivation& request, const EnqueueWith& enqueue, ActiveRunPtr& run,
+                                        std::uint64_t& start_seq);
+  // This consumer's inline claim (with only_if_no_queued as given).
+  InlineClaim inline_claim(bool only_if_no_queued) const;
   // True when the thread has a Queued or Claimed dispatch (or the store could not say).
   bool thread_has_work(const std::string& thread_id);
   Result<SubmitResult> queue_followup_run(const std::string& thread_id, const std::vector<std::string>& message_ids);
@@ -129,6 +138,10 @@ private:
   // by the sweeper): status Done with `termination`, synthetic results for its dangling tool
   // calls, a run_finish event. Unfenced; idempotent (a Done run is left alone); a waiting run is
   // left open unless `close_waiting`.
+  // Appends run_finish with `termination` (unfenced) unless the run's log already ends with
+  // one; returns the event appended. Only for a run that has stopped.
+  Result<std::optional<AgentEvent>> append_finish_event_once(const std::string& run_id, const std::string& thread_id,
+                                        const TerminationReason& termination);
   Result<void> finalize_stopped_run(const std::string& run_id, const TerminationReason& termination,
                                     bool close_waiting);
   void reconcile_terminal_dispatch(const RunDispatch& dispatch);
@@ -146,6 +159,9 @@ private:
 
   // Execution (mailbox_execute.cpp).
   void run_claimed(const ActiveRunPtr& run);
+  // The start is recorded: the run's record, its run_start event (its seq, 0 if refused), and
+  // live input from now on. `inline_start`: recorded by the submit's write, not by run_claimed.
+  std::uint64_t announce_start(const ActiveRunPtr& run, RunRecord record, bool inline_start);
   void end_attempt(const ActiveRunPtr& run, const ExecutionResult& result, std::int64_t started_ms);
   void reconcile_after_fence(const ActiveRunPtr& run);
   void release_for_shutdown(const ActiveRunPtr& run);

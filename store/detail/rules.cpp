@@ -68,6 +68,28 @@ Result<void> apply_step(RunDispatch& d, const DispatchStep& step, std::int64_t n
   return validation_error("commit_run_step: unknown step kind");
 }
 
+Result<void> validate_inline_start(const EnqueueOptions& options, const RunRecord& run) {
+  if (!options.claim) return {};
+  const auto& claim = *options.claim;
+  if (claim.start_instance_id.empty() != !claim.started_run.has_value())
+    return validation_error("commit_run_enqueue: an inline start needs both an instance id and the started run");
+  if (!claim.started_run) return {};
+  const RunRecord& started = *claim.started_run;
+  if (started.run_id != run.run_id || started.thread_id != run.thread_id)
+    return validation_error("commit_run_enqueue: the started run '" + started.run_id + "' is not run '" + run.run_id +
+                            "' of thread '" + run.thread_id + "'");
+  std::string why;
+  if (!started.check_invariants(&why)) return validation_error("commit_run_enqueue: started run: " + why);
+  return {};
+}
+
+Result<const RunRecord*> apply_inline_start(RunDispatch& stored, const EnqueueOptions& options, const RunRecord& run,
+                                            std::int64_t now_ms) {
+  if (stored.status != DispatchStatus::claimed || !options.claim || !options.claim->started_run) return &run;
+  if (auto r = stored.record_dispatch_start(options.claim->start_instance_id, now_ms); !r) return r.error();
+  return &*options.claim->started_run;
+}
+
 Error version_conflict(const std::string& thread_id, std::uint64_t expected, std::uint64_t actual) {
   return conflict_error("version conflict on thread '" + thread_id + "': expected " + std::to_string(expected) +
                         ", actual " + std::to_string(actual));

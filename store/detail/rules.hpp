@@ -58,6 +58,15 @@ enum class FenceVerdict : std::uint8_t {
 // transition illegal and nothing may be written.
 [[nodiscard]] Result<void> apply_step(RunDispatch& d, const DispatchStep& step, std::int64_t now_ms);
 
+// commit_run_enqueue's inline start (InlineClaim::start_instance_id and started_run): both
+// or neither, and the started record is a valid record of the same run and thread.
+[[nodiscard]] Result<void> validate_inline_start(const EnqueueOptions& options, const RunRecord& run);
+
+// The run record commit_run_enqueue writes: `options`' started run when the enqueue claimed
+// `stored` and asks for a start (then the start is recorded on `stored`), else `run`.
+[[nodiscard]] Result<const RunRecord*> apply_inline_start(RunDispatch& stored, const EnqueueOptions& options,
+                                                          const RunRecord& run, std::int64_t now_ms);
+
 [[nodiscard]] Error version_conflict(const std::string& thread_id, std::uint64_t expected, std::uint64_t actual);
 
 // Lease deadline, saturating instead of overflowing.

@@ -492,6 +492,8 @@ Result<StepCommit> MemoryStore::commit_run(const std::string& thread_id, const s
                                            const EnqueueOptions* enqueue_options, std::int64_t now_ms) {
   if (auto r = detail::validate_commit(thread_id, messages, expected_version, run); !r) return r.error();
   if (step != nullptr && fence == nullptr) return validation_error("commit_run_step: a step needs a fence");
+  if (enqueue_options != nullptr)
+    if (auto r = detail::validate_inline_start(*enqueue_options, run); !r) return r.error();
   std::lock_guard<std::mutex> lock(mu_);
   auto& s = *state_;
   StepCommit out;
@@ -522,6 +524,7 @@ Result<StepCommit> MemoryStore::commit_run(const std::string& thread_id, const s
     if (t.message_seq.count(m.id) != 0)
       return validation_error("commit_run_append: message '" + m.id + "' is already committed on thread '" +
                               thread_id + "'");
+  const RunRecord* written = &run;  // an inline start writes the started record instead
   if (to_enqueue != nullptr) {
     if (to_enqueue->thread_id != thread_id || to_enqueue->run_id != run.run_id)
       return validation_error("commit_run_enqueue: dispatch '" + to_enqueue->dispatch_id + "' is not of run '" +
@@ -529,17 +532,20 @@ Result<StepCommit> MemoryStore::commit_run(const std::string& thread_id, const s
     auto stored = check_enqueue_locked(*to_enqueue, *enqueue_options, now_ms);
     if (!stored) return stored.error();
     out.dispatch = std::move(*stored);
+    auto started = detail::apply_inline_start(out.dispatch, *enqueue_options, run, now_ms);
+    if (!started) return started.error();
+    written = *started;
   }
   for (const auto& m : messages) {
     MessageRecord rec{thread_id, t.log.size() + 1, m, run.run_id, now_ms / 1000};
     t.message_seq[m.id] = rec.seq;
     t.log.push_back(std::move(rec));
   }
-  s.runs[run.run_id] = run;
+  s.runs[run.run_id] = *written;
   t.run_ids.insert(run.run_id);
   // Latest run: greatest updated_at, ties to the one written last (also when a run is
   // rewritten with an older updated_at than before).
-  t.run_order[run.run_id] = {run.updated_at, ++t.writes};
+  t.run_order[run.run_id] = {written->updated_at, ++t.writes};
   auto latest = std::max_element(t.run_order.begin(), t.run_order.end(),
                                  [](const auto& a, const auto& b) { return a.second < b.second; });
   t.latest_run_id = latest->first;

@@ -115,6 +115,8 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
   for (const auto& msg : messages)
     if (!rdb::is_key_safe(msg.id)) return validation_error("commit_run_append: message ids must contain no NUL byte");
   if (step != nullptr && fence == nullptr) return validation_error("commit_run_step: a step needs a fence");
+  if (enqueue != nullptr)
+    if (auto r = detail::validate_inline_start(*enqueue->options, run); !r) return r.error();
   auto& m = *impl_;
   StepCommit out;
   std::optional<RunDispatch> owned;  // the dispatch before the step, when there is one
@@ -140,6 +142,7 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
       owned = std::move(*d);
     }
   }
+  const RunRecord* written = &run;  // an inline start writes the started record instead
   auto existing = m.get_run(run.run_id);
   if (!existing) return existing.error();
   if (*existing && (*existing)->thread_id != thread_id)
@@ -154,6 +157,9 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
     auto stored = m.check_enqueue_locked(*enqueue->dispatch, *enqueue->options, *meta, now_ms);
     if (!stored) return stored.error();
     out.dispatch = std::move(*stored);
+    auto started = detail::apply_inline_start(out.dispatch, *enqueue->options, run, now_ms);
+    if (!started) return started.error();
+    written = *started;
   }
   for (const auto& msg : messages) {
     auto seen = m.get(rdb::kIndexCf, rdb::message_id_key(thread_id, msg.id));
@@ -162,6 +168,7 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
       return validation_error("commit_run_append: message '" + msg.id + "' is already committed on thread '" +
                               thread_id + "'");
   }
+  const RunRecord& written_run = *written;
   const auto meta_before = *meta;
   rocksdb::WriteBatch b;
   for (const auto& msg : messages) {
@@ -178,17 +185,17 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
   // The 'u' entry carries (updated_at, write seq): the latest run is the greatest of them.
   const std::uint64_t write_seq = ++meta->writes;
   std::string order;
-  rdb::put_i64(order, run.updated_at);
+  rdb::put_i64(order, written_run.updated_at);
   rdb::put_u64(order, write_seq);
-  std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::thread_run_key(thread_id, run.created_at, run.run_id), order);
-  std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::run_status_key(run.status, run.run_id), "");
-  std::ignore = b.Put(m.cf[rdb::kRunsCf], run.run_id, rdb::encode(run));
-  if (meta->latest_run_id.empty() || run.updated_at >= meta->latest_updated_at) {
+  std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::thread_run_key(thread_id, written_run.created_at, run.run_id), order);
+  std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::run_status_key(written_run.status, run.run_id), "");
+  std::ignore = b.Put(m.cf[rdb::kRunsCf], run.run_id, rdb::encode(written_run));
+  if (meta->latest_run_id.empty() || written_run.updated_at >= meta->latest_updated_at) {
     meta->latest_run_id = run.run_id;
-    meta->latest_updated_at = run.updated_at;
+    meta->latest_updated_at = written_run.updated_at;
   } else if (meta->latest_run_id == run.run_id) {
     // The latest run moved back in time: the greatest of the others may now be later.
-    auto best = std::make_tuple(run.updated_at, write_seq, run.run_id);
+    auto best = std::make_tuple(written_run.updated_at, write_seq, run.run_id);
     const auto prefix = rdb::thread_run_prefix(thread_id);
     auto scanned = m.scan(rdb::kIndexCf, prefix, [&](std::string_view key, std::string_view value) {
       std::string id(key.substr(prefix.size() + 8));

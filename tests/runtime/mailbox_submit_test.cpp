@@ -3,7 +3,9 @@
 // the queue bound, hinted run ids, event reattach.
 #include "tests/runtime/mailbox_test_support.hpp"
 
+#include <algorithm>
 #include <set>
+#include <thread>
 
 namespace mbx::testing {
 namespace {
@@ -35,6 +37,75 @@ TEST_F(MailboxSubmitTest, ForegroundSubmitStreamsEventsAndCompletes) {
   ASSERT_EQ(history->size(), 2u);
   EXPECT_EQ((*history)[0].message.role, Role::user);
   EXPECT_EQ((*history)[1].message.content, "hello");
+}
+
+TEST_F(MailboxSubmitTest, InterruptedRunsStreamReadWhileItStopsEndsWithItsFinish) {
+  start();
+  // A reader follows the old stream while a foreground submit interrupts it: the stream ends
+  // with run_finish (cancelled), however the reader's reads fall around the run's stop.
+  for (int i = 0; i < 20; ++i) {
+    const std::string thread = "t" + std::to_string(i);
+    auto old = mailbox_->submit(request(thread, "block"));
+    ASSERT_TRUE(old) << describe(old.error());
+    auto first = old->events.next(5s);
+    ASSERT_TRUE(first && *first);
+    ASSERT_EQ((*first)->type, AgentEventType::run_start);
+    std::vector<AgentEvent> seen;
+    std::thread reader([&] { seen = collect(old->events); });
+    auto fresh = mailbox_->submit(request(thread, "echo new"));
+    ASSERT_TRUE(fresh) << describe(fresh.error());
+    reader.join();
+    ASSERT_FALSE(seen.empty()) << "sample " << i;
+    EXPECT_EQ(seen.back().type, AgentEventType::run_finish) << "sample " << i;
+    EXPECT_EQ(seen.back().termination->kind, TerminationKind::cancelled) << "sample " << i;
+    EXPECT_EQ(std::count_if(seen.begin(), seen.end(),
+                            [](const AgentEvent& e) { return e.type == AgentEventType::run_finish; }),
+              1)
+        << "sample " << i;
+    auto finished = collect(fresh->events);
+    EXPECT_EQ(finished.back().termination->kind, TerminationKind::natural_end);
+    ASSERT_TRUE(eventually([&] { return run_done(store_, old->result.run_id); }));
+    auto log = store_.read_events(old->result.run_id, 0, 0);
+    ASSERT_TRUE(log);
+    EXPECT_EQ(log->back().type, AgentEventType::run_finish);
+  }
+}
+
+TEST_F(MailboxSubmitTest, SubmitOnAnIdleThreadReturnsWithTheRunStartedAndItsStartEventStored) {
+  start();
+  // The submit's one write claimed and started the run: on return the run is Running, the
+  // dispatch carries its start, and run_start is in the log, before the executor has run.
+  auto fg = mailbox_->submit(request("t1", "slow 400 hi"));
+  ASSERT_TRUE(fg) << describe(fg.error());
+  auto bg = mailbox_->submit_background(request("t2", "slow 400 hi"));
+  ASSERT_TRUE(bg) << describe(bg.error());
+  EXPECT_EQ(bg->status, SubmitStatus::running);
+  for (const auto& [run_id, dispatch_id] :
+       {std::pair{fg->result.run_id, fg->result.dispatch_id}, std::pair{bg->run_id, bg->dispatch_id}}) {
+    auto run = run_of(store_, run_id);
+    ASSERT_TRUE(run);
+    EXPECT_EQ(run->status, RunStatus::running);
+    EXPECT_EQ(run->dispatch_id, dispatch_id);
+    auto d = store_.load_dispatch(dispatch_id);
+    ASSERT_TRUE(d && *d);
+    EXPECT_EQ((*d)->status, DispatchStatus::claimed);
+    EXPECT_TRUE((*d)->dispatch_instance_id.has_value());
+    auto events = store_.read_events(run_id, 0, 0);
+    ASSERT_TRUE(events);
+    ASSERT_FALSE(events->empty());
+    EXPECT_EQ(events->front().type, AgentEventType::run_start);
+  }
+  // It then runs once, to its natural end, and its stream has one run_start.
+  auto events = collect(fg->events);
+  ASSERT_TRUE(fg->events.finished());
+  EXPECT_EQ(std::count_if(events.begin(), events.end(),
+                          [](const AgentEvent& e) { return e.type == AgentEventType::run_start; }),
+            1);
+  EXPECT_EQ(events.back().type, AgentEventType::run_finish);
+  EXPECT_EQ(events.back().termination->kind, TerminationKind::natural_end);
+  ASSERT_TRUE(eventually([&] { return status_of(store_, bg->dispatch_id) == DispatchStatus::acked; }));
+  EXPECT_EQ(executor_.count(fg->result.run_id), 1u);
+  EXPECT_EQ(executor_.count(bg->run_id), 1u);
 }
 
 TEST_F(MailboxSubmitTest, ForegroundInterruptsActiveRunAndSupersedesQueuedWork) {

@@ -1897,6 +1897,48 @@ TYPED_TEST_P(StoreConformance, CommitRunEnqueueClaimsInlineOnlyWhenTheThreadAllo
   EXPECT_TRUE(fails_with(s.enqueue(make_dispatch("d-6", "t-3", "r-6"), EnqueueOptions{0, claim}), Errc::validation));
 }
 
+TYPED_TEST_P(StoreConformance, CommitRunEnqueueStartsTheRunInTheSameWriteWhenItClaims) {
+  auto& s = this->store();
+  InlineClaim claim;
+  claim.consumer = "consumer-a";
+  claim.lease_ms = 30'000;
+  claim.start_instance_id = "instance-1";
+  claim.started_run = make_run("r-1", "t-1", RunStatus::running);
+  claim.started_run->dispatch_id = "d-1";
+  EnqueueOptions options;
+  options.claim = claim;
+  // Claimed: the dispatch's start is recorded and the started record is the one written.
+  auto first = s.commit_run_enqueue("t-1", {user_message("m-1")}, 0, make_run("r-1"),
+                                    make_dispatch("d-1", "t-1", "r-1"), options, kT0);
+  ASSERT_TRUE(is_ok(first)) << describe(first.error());
+  EXPECT_EQ(first->dispatch.status, DispatchStatus::claimed);
+  EXPECT_EQ(first->dispatch.dispatch_instance_id, "instance-1");
+  EXPECT_EQ(first->dispatch.run_status, RunStatus::running);
+  EXPECT_EQ(this->load("d-1"), first->dispatch);
+  EXPECT_EQ(this->load_run("r-1"), claim.started_run);
+  EXPECT_EQ(s.latest_run("t-1")->value().status, RunStatus::running);
+  // Not claimed (the thread has a Claimed dispatch): neither is used.
+  options.claim->started_run = make_run("r-2", "t-1", RunStatus::running);
+  options.claim->start_instance_id = "instance-2";
+  auto second = s.commit_run_enqueue("t-1", {}, std::nullopt, make_run("r-2"), make_dispatch("d-2", "t-1", "r-2"),
+                                     options, kT0 + 1);
+  ASSERT_TRUE(is_ok(second)) << describe(second.error());
+  EXPECT_EQ(second->dispatch.status, DispatchStatus::queued);
+  EXPECT_EQ(second->dispatch.dispatch_instance_id, std::nullopt);
+  EXPECT_EQ(this->load_run("r-2"), make_run("r-2"));
+  // Half a start, or the start of another run: refused, nothing written.
+  options.claim->start_instance_id.clear();
+  EXPECT_TRUE(fails_with(s.commit_run_enqueue("t-2", {}, std::nullopt, make_run("r-3", "t-2"),
+                                              make_dispatch("d-3", "t-2", "r-3"), options, kT0),
+                         Errc::validation));
+  options.claim->start_instance_id = "instance-3";
+  EXPECT_TRUE(fails_with(s.commit_run_enqueue("t-2", {}, std::nullopt, make_run("r-3", "t-2"),
+                                              make_dispatch("d-3", "t-2", "r-3"), options, kT0),
+                         Errc::validation));
+  EXPECT_EQ(this->load_run("r-3"), std::nullopt);
+  EXPECT_EQ(this->load("d-3"), std::nullopt);
+}
+
 TYPED_TEST_P(StoreConformance, CommitRunEnqueueThatIsRefusedWritesNoRunAndNoMessage) {
   auto& s = this->store();
   this->enqueue(make_dispatch("d-0", "t-1", "r-0"));
@@ -2354,6 +2396,7 @@ TYPED_TEST_P(StoreConformance, AgentEventRoundTripsEveryField) {
 // clang-format off
 REGISTER_TYPED_TEST_SUITE_P(StoreConformance,
                             CommitRunEnqueueClaimsInlineOnlyWhenTheThreadAllowsIt,
+                            CommitRunEnqueueStartsTheRunInTheSameWriteWhenItClaims,
                             ThreadStateTellsQueuedAndClaimedWorkAndTheEpoch,
                             CommitRunEnqueueWritesTheRunItsMessagesAndItsDispatchTogether,
                             CommitRunEnqueueThatIsRefusedWritesNoRunAndNoMessage,
