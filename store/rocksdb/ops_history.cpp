@@ -275,9 +275,12 @@ Result<AgentEvent> RocksdbStore::append_event(const std::string& run_id, const A
       return validation_error("append_event: fence dispatch '" + fence->dispatch_id + "' runs '" + d->run_id +
                               "', not '" + run_id + "'");
   }
-  std::lock_guard<std::mutex> events(m.event_lock(run_id));
+  auto& stripe = m.event_stripe(run_id);
+  std::lock_guard<std::mutex> events(stripe.mu);
   std::uint64_t last = 0;
-  {
+  if (stripe.run_id == run_id) {
+    last = stripe.last_seq;
+  } else {
     auto it = m.iterator(rdb::kEventsCf);
     it->SeekForPrev(rdb::event_key(run_id, std::numeric_limits<std::uint64_t>::max()));
     const auto prefix = rdb::event_prefix(run_id);
@@ -293,6 +296,8 @@ Result<AgentEvent> RocksdbStore::append_event(const std::string& run_id, const A
   rocksdb::WriteOptions wo = m.write_options;
   wo.sync = m.options.sync && m.options.sync_events;
   if (auto s = m.db->Write(wo, &b); !s.ok()) return to_error(s, "append_event");
+  stripe.run_id = run_id;
+  stripe.last_seq = stored.seq;
   return stored;
 }
 

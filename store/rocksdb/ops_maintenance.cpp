@@ -76,7 +76,9 @@ Result<std::uint64_t> RocksdbStore::purge_terminal(std::int64_t older_than_ms) {
     if (!scanned) return scanned.error();
     std::unique_lock<std::mutex> events;
     if (!run_has_other) {  // the run's last dispatch goes: its event log goes with it
-      events = std::unique_lock<std::mutex>(m.event_lock(d->run_id));
+      auto& stripe = m.event_stripe(d->run_id);
+      events = std::unique_lock<std::mutex>(stripe.mu);
+      if (stripe.run_id == d->run_id) stripe.run_id.clear();  // its log restarts at seq 1
       const auto from = rdb::event_prefix(d->run_id);
       std::ignore = b.DeleteRange(m.cf[rdb::kEventsCf], from, rdb::prefix_end(from));
     }

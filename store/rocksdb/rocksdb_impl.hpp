@@ -54,7 +54,14 @@ struct RocksdbStore::Impl {
   std::array<rocksdb::ColumnFamilyHandle*, rdb::kCfCount> cf{};
   rocksdb::WriteOptions write_options;
   std::array<Stripe, kThreadStripes> thread_stripes;
-  std::array<std::mutex, kEventStripes> event_stripes;
+  // One event stripe: the lock of the runs that hash to it, and the last event seq of the run
+  // that appended last under it (its next append needs no seek of the log).
+  struct EventStripe {
+    std::mutex mu;
+    std::string run_id;          // Guarded by mu.
+    std::uint64_t last_seq = 0;  // Guarded by mu.
+  };
+  std::array<EventStripe, kEventStripes> event_stripes;
   // Counts the writes committed under a thread lock, bumped after each one (lock_dispatch).
   std::atomic<std::uint64_t> locked_writes{0};
 
@@ -63,7 +70,8 @@ struct RocksdbStore::Impl {
 
   Stripe& stripe(std::string_view thread_id);
   std::mutex& thread_lock(std::string_view thread_id) { return stripe(thread_id).mu; }
-  std::mutex& event_lock(std::string_view run_id);
+  EventStripe& event_stripe(std::string_view run_id);
+  std::mutex& event_lock(std::string_view run_id) { return event_stripe(run_id).mu; }
 
   // ---- reads (no lock) ----
   [[nodiscard]] Result<std::optional<std::string>> get(rdb::Cf cf, const std::string& key,

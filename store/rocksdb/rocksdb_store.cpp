@@ -116,7 +116,7 @@ RocksdbStore::Impl::Stripe& RocksdbStore::Impl::stripe(std::string_view thread_i
   return thread_stripes[std::hash<std::string_view>{}(thread_id) % kThreadStripes];
 }
 
-std::mutex& RocksdbStore::Impl::event_lock(std::string_view run_id) {
+RocksdbStore::Impl::EventStripe& RocksdbStore::Impl::event_stripe(std::string_view run_id) {
   return event_stripes[std::hash<std::string_view>{}(run_id) % kEventStripes];
 }
 
