@@ -6,7 +6,7 @@
 //                 | (wake_atom) | (wake_atom, in_ms) | (status_atom) -> uint64 workers
 //                 | (interrupt_atom, thread, reason) -> InterruptOutcome or a "mailbox" caf::error
 //   thread_worker (dispatch_next_atom) | (run_atom, RunDispatch) | (claimed_atom[, RunDispatch])
-//                 | (finished_atom, dispatch_id) | (stop_atom) | (status_atom) -> string
+//                 | (finished_atom, claim[, RunDispatch claimed next]) | (stop_atom) | (status_atom) -> string
 //   lease_keeper  (tick_atom) every renewal interval; renewals run on the leases pool
 //   sweeper       (sweep_atom) every sweep interval, (tick_atom) every GC interval; on the maintenance pool
 #pragma once
@@ -24,7 +24,7 @@ namespace mbx {
 struct EngineRefs {
   EnginePort* port = nullptr;
   BlockingPool* io = nullptr;    // claims and scans
-  BlockingPool* runs = nullptr;  // agent runs (each blocks a thread of this pool while it runs)
+  BlockingPool* runs = nullptr;  // agent runs (each blocks a thread of this pool while it runs), and the claim after each
   BlockingPool* leases = nullptr;       // lease renewals only (one thread)
   BlockingPool* maintenance = nullptr;  // sweeps and garbage collection (one thread)
   BlockingPool* interrupts = nullptr;   // interrupts: a synced write, then the wait for the old run

@@ -37,7 +37,13 @@ void carry_out(caf::stateful_actor<ThreadWorkerActorState>* self, WorkerAction a
       EnginePort* port = refs.port;
       const bool posted = refs.runs->post([me, port, d] {
         port->execute(d);
-        caf::anon_send(me, finished_atom::value, claim_of(d));
+        // The worker's next step after a run is always the thread's next claim: made here, on
+        // the run's thread, right after the run's end (no hand-off to the I/O pool and back).
+        auto next = port->claim_next(d.thread_id);
+        if (next && *next)
+          caf::anon_send(me, finished_atom::value, claim_of(d), **next);
+        else
+          caf::anon_send(me, finished_atom::value, claim_of(d));  // nothing, or a store error (logged)
       });
       if (!posted) self->quit();
       return;
@@ -65,7 +71,17 @@ caf::behavior thread_worker(caf::stateful_actor<ThreadWorkerActorState>* self, s
       },
       [=](claimed_atom) { carry_out(self, self->state.machine.on_claimed(std::nullopt), supervisor, refs, nullptr); },
       [=](finished_atom, const std::string& claim) {
-        carry_out(self, self->state.machine.on_finished(claim), supervisor, refs, nullptr);
+        // The claim after the run found nothing: it answers the claim on_finished asks for.
+        auto& machine = self->state.machine;
+        if (machine.on_finished(claim) == WorkerAction::claim)
+          carry_out(self, machine.on_claimed(std::nullopt), supervisor, refs, nullptr);
+      },
+      [=](finished_atom, const std::string& claim, const RunDispatch& next) {
+        auto& machine = self->state.machine;
+        const auto action = machine.on_finished(claim) == WorkerAction::claim
+                                ? machine.on_claimed(claim_of(next))
+                                : machine.on_claimed_unasked(claim_of(next));
+        carry_out(self, action, supervisor, refs, &next);
       },
       [=](status_atom) { return std::string(to_string(self->state.machine.status())); },
       [=](stop_atom) { self->quit(); },

@@ -60,4 +60,10 @@ WorkerAction ThreadWorkerState::on_finished(const std::string& claim) {
   return WorkerAction::claim;
 }
 
+WorkerAction ThreadWorkerState::on_claimed_unasked(const std::string& claim) {
+  status_ = WorkerStatus::running;
+  running_ = claim;
+  return WorkerAction::execute;
+}
+
 }  // namespace mbx

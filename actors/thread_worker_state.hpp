@@ -37,8 +37,13 @@ public:
   WorkerAction on_start(const std::string& claim);
   // A claim came back: a dispatch (run it) or none.
   WorkerAction on_claimed(const std::optional<std::string>& claim);
-  // A run ended; only the current one changes the status.
+  // A run ended; only the current one changes the status (and asks for the next claim, which
+  // the run's thread has made already: its answer follows as on_claimed).
   WorkerAction on_finished(const std::string& claim);
+  // A dispatch the run's thread claimed after its run, when on_finished did not ask for it (the
+  // run was no longer the current one): it runs all the same, since a claimed dispatch is never
+  // dropped; the store allows one per thread, so whatever ran before has ended.
+  WorkerAction on_claimed_unasked(const std::string& claim);
 
   [[nodiscard]] WorkerStatus status() const { return status_; }
   [[nodiscard]] const std::optional<std::string>& running_dispatch() const { return running_; }

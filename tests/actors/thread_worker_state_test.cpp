@@ -31,6 +31,21 @@ TEST(ThreadWorkerStateTest, AClaimedDispatchRunsAndTheNextIsClaimedWhenItFinishe
   EXPECT_EQ(w.status(), WorkerStatus::claiming);
 }
 
+TEST(ThreadWorkerStateTest, ADispatchClaimedAfterARunThatWasNoLongerCurrentRunsAllTheSame) {
+  ThreadWorkerState w("t");
+  ASSERT_EQ(w.on_start("d1/a"), WorkerAction::execute);
+  ASSERT_EQ(w.on_start("d2/b"), WorkerAction::execute);  // a handover after d1's end, before its message
+  EXPECT_EQ(w.on_finished("d1/a"), WorkerAction::none);  // not the current run: no claim asked
+  // ... but its run thread claimed d3 after d1's end (d2 has ended too): d3 runs, and the claim
+  // count is untouched.
+  EXPECT_EQ(w.on_claimed_unasked("d3/c"), WorkerAction::execute);
+  EXPECT_EQ(w.status(), WorkerStatus::running);
+  EXPECT_EQ(w.running_dispatch(), "d3/c");
+  EXPECT_EQ(w.claims_in_flight(), 0u);
+  EXPECT_EQ(w.on_finished("d3/c"), WorkerAction::claim);
+  EXPECT_EQ(w.claims_in_flight(), 1u);
+}
+
 TEST(ThreadWorkerStateTest, AHandoverWhileClaimingRunsAndALateEmptyClaimChangesNothing) {
   ThreadWorkerState w("t");
   ASSERT_EQ(w.on_dispatch_next(), WorkerAction::claim);
