@@ -71,17 +71,10 @@ caf::behavior thread_worker(caf::stateful_actor<ThreadWorkerActorState>* self, s
       },
       [=](claimed_atom) { carry_out(self, self->state.machine.on_claimed(std::nullopt), supervisor, refs, nullptr); },
       [=](finished_atom, const std::string& claim) {
-        // The claim after the run found nothing: it answers the claim on_finished asks for.
-        auto& machine = self->state.machine;
-        if (machine.on_finished(claim) == WorkerAction::claim)
-          carry_out(self, machine.on_claimed(std::nullopt), supervisor, refs, nullptr);
+        carry_out(self, self->state.machine.on_finished(claim, std::nullopt), supervisor, refs, nullptr);
       },
       [=](finished_atom, const std::string& claim, const RunDispatch& next) {
-        auto& machine = self->state.machine;
-        const auto action = machine.on_finished(claim) == WorkerAction::claim
-                                ? machine.on_claimed(claim_of(next))
-                                : machine.on_claimed_unasked(claim_of(next));
-        carry_out(self, action, supervisor, refs, &next);
+        carry_out(self, self->state.machine.on_finished(claim, claim_of(next)), supervisor, refs, &next);
       },
       [=](status_atom) { return std::string(to_string(self->state.machine.status())); },
       [=](stop_atom) { self->quit(); },

@@ -28,18 +28,12 @@ WorkerAction ThreadWorkerState::on_dispatch_next() {
 
 WorkerAction ThreadWorkerState::on_start(const std::string& claim) {
   ++routed_;
-  status_ = WorkerStatus::running;
-  running_ = claim;
-  return WorkerAction::execute;
+  return execute(claim);
 }
 
 WorkerAction ThreadWorkerState::on_claimed(const std::optional<std::string>& claim) {
   if (claims_in_flight_ > 0) --claims_in_flight_;
-  if (claim) {
-    status_ = WorkerStatus::running;
-    running_ = *claim;
-    return WorkerAction::execute;
-  }
+  if (claim) return execute(*claim);
   if (status_ != WorkerStatus::claiming) return WorkerAction::none;  // a handover got there first
   if (claims_in_flight_ > 0) return WorkerAction::none;             // another claim is still out
   if (next_requested_) {
@@ -48,22 +42,34 @@ WorkerAction ThreadWorkerState::on_claimed(const std::optional<std::string>& cla
     return WorkerAction::claim;  // stay Claiming
   }
   status_ = WorkerStatus::idle;
-  return WorkerAction::report_idle;
+  return idle_if_quiet();
 }
 
-WorkerAction ThreadWorkerState::on_finished(const std::string& claim) {
-  if (status_ != WorkerStatus::running || running_ != claim) return WorkerAction::none;
-  running_.reset();
-  status_ = WorkerStatus::claiming;  // always look for the thread's next dispatch
-  next_requested_ = false;
-  ++claims_in_flight_;
-  return WorkerAction::claim;
+WorkerAction ThreadWorkerState::on_finished(const std::string& claim, const std::optional<std::string>& next) {
+  if (runs_in_flight_ > 0) --runs_in_flight_;
+  const bool current = status_ == WorkerStatus::running && running_ == claim;
+  if (current) running_.reset();
+  if (next) return execute(*next);
+  if (!current) return status_ == WorkerStatus::idle ? idle_if_quiet() : WorkerAction::none;
+  if (next_requested_) {  // came after the run thread's claim, perhaps: claim again
+    next_requested_ = false;
+    status_ = WorkerStatus::claiming;
+    ++claims_in_flight_;
+    return WorkerAction::claim;
+  }
+  status_ = claims_in_flight_ > 0 ? WorkerStatus::claiming : WorkerStatus::idle;
+  return status_ == WorkerStatus::idle ? idle_if_quiet() : WorkerAction::none;
 }
 
-WorkerAction ThreadWorkerState::on_claimed_unasked(const std::string& claim) {
+WorkerAction ThreadWorkerState::execute(const std::string& claim) {
   status_ = WorkerStatus::running;
   running_ = claim;
+  ++runs_in_flight_;
   return WorkerAction::execute;
+}
+
+WorkerAction ThreadWorkerState::idle_if_quiet() {
+  return claims_in_flight_ == 0 && runs_in_flight_ == 0 ? WorkerAction::report_idle : WorkerAction::none;
 }
 
 }  // namespace mbx

@@ -37,13 +37,11 @@ public:
   WorkerAction on_start(const std::string& claim);
   // A claim came back: a dispatch (run it) or none.
   WorkerAction on_claimed(const std::optional<std::string>& claim);
-  // A run ended; only the current one changes the status (and asks for the next claim, which
-  // the run's thread has made already: its answer follows as on_claimed).
-  WorkerAction on_finished(const std::string& claim);
-  // A dispatch the run's thread claimed after its run, when on_finished did not ask for it (the
-  // run was no longer the current one): it runs all the same, since a claimed dispatch is never
-  // dropped; the store allows one per thread, so whatever ran before has ended.
-  WorkerAction on_claimed_unasked(const std::string& claim);
+  // A run ended, and its run thread then claimed the thread's next dispatch: `next` (run it,
+  // whichever run was current: a claimed dispatch is never dropped, and the store allows one
+  // per thread, so whatever ran before has ended) or none. Only the current run's end changes
+  // the status otherwise; a dispatch_next that came while it ran is claimed now.
+  WorkerAction on_finished(const std::string& claim, const std::optional<std::string>& next);
 
   [[nodiscard]] WorkerStatus status() const { return status_; }
   [[nodiscard]] const std::optional<std::string>& running_dispatch() const { return running_; }
@@ -54,6 +52,9 @@ public:
   // Claims posted and not yet answered. The worker never reports idle while one is out: its
   // answer could be a claimed dispatch that only this worker would run.
   [[nodiscard]] std::uint32_t claims_in_flight() const { return claims_in_flight_; }
+  // Runs handed to the run pool whose finished message has not come back. Each ends with a
+  // claim of its own, so the worker never reports idle while one is out either.
+  [[nodiscard]] std::uint32_t runs_in_flight() const { return runs_in_flight_; }
 
 private:
   std::string thread_id_;
@@ -62,6 +63,10 @@ private:
   bool next_requested_ = false;  // a dispatch_next arrived while busy
   std::uint64_t routed_ = 0;
   std::uint32_t claims_in_flight_ = 0;
+  std::uint32_t runs_in_flight_ = 0;
+
+  WorkerAction execute(const std::string& claim);
+  WorkerAction idle_if_quiet();
 };
 
 }  // namespace mbx

@@ -21,29 +21,54 @@ TEST(ThreadWorkerStateTest, DispatchNextWhileBusyClaimsAgainAfterAnEmptyClaim) {
   EXPECT_EQ(w.routed(), 2u);
 }
 
-TEST(ThreadWorkerStateTest, AClaimedDispatchRunsAndTheNextIsClaimedWhenItFinishes) {
+TEST(ThreadWorkerStateTest, AClaimedDispatchRunsAndTheClaimAfterItDecidesWhatComesNext) {
   ThreadWorkerState w("t");
   ASSERT_EQ(w.on_dispatch_next(), WorkerAction::claim);
   EXPECT_EQ(w.on_claimed(std::string("d1")), WorkerAction::execute);
   EXPECT_EQ(w.status(), WorkerStatus::running);
-  EXPECT_EQ(w.on_dispatch_next(), WorkerAction::none);
-  EXPECT_EQ(w.on_finished("d1"), WorkerAction::claim);
-  EXPECT_EQ(w.status(), WorkerStatus::claiming);
+  EXPECT_EQ(w.runs_in_flight(), 1u);
+  // The run thread claimed d2 after d1: it runs.
+  EXPECT_EQ(w.on_finished("d1", std::string("d2")), WorkerAction::execute);
+  EXPECT_EQ(w.running_dispatch(), "d2");
+  EXPECT_EQ(w.runs_in_flight(), 1u);
+  // Nothing after d2: idle, and it offers to stop.
+  EXPECT_EQ(w.on_finished("d2", std::nullopt), WorkerAction::report_idle);
+  EXPECT_EQ(w.status(), WorkerStatus::idle);
+  EXPECT_EQ(w.runs_in_flight(), 0u);
 }
 
-TEST(ThreadWorkerStateTest, ADispatchClaimedAfterARunThatWasNoLongerCurrentRunsAllTheSame) {
+TEST(ThreadWorkerStateTest, ADispatchNextWhileRunningIsClaimedAfterTheRun) {
+  ThreadWorkerState w("t");
+  ASSERT_EQ(w.on_start("d1"), WorkerAction::execute);
+  EXPECT_EQ(w.on_dispatch_next(), WorkerAction::none);
+  // The run thread's claim may have come before the work the dispatch_next announced.
+  EXPECT_EQ(w.on_finished("d1", std::nullopt), WorkerAction::claim);
+  EXPECT_EQ(w.status(), WorkerStatus::claiming);
+  EXPECT_EQ(w.on_claimed(std::nullopt), WorkerAction::report_idle);
+}
+
+TEST(ThreadWorkerStateTest, NeverReportsIdleWhileARunOfAnEarlierClaimIsStillOut) {
   ThreadWorkerState w("t");
   ASSERT_EQ(w.on_start("d1/a"), WorkerAction::execute);
-  ASSERT_EQ(w.on_start("d2/b"), WorkerAction::execute);  // a handover after d1's end, before its message
-  EXPECT_EQ(w.on_finished("d1/a"), WorkerAction::none);  // not the current run: no claim asked
-  // ... but its run thread claimed d3 after d1's end (d2 has ended too): d3 runs, and the claim
-  // count is untouched.
-  EXPECT_EQ(w.on_claimed_unasked("d3/c"), WorkerAction::execute);
-  EXPECT_EQ(w.status(), WorkerStatus::running);
+  // d1 acked; a submitter claimed d2 and handed it over before d1's finished message came.
+  ASSERT_EQ(w.on_start("d2/b"), WorkerAction::execute);
+  EXPECT_EQ(w.runs_in_flight(), 2u);
+  // d2 ends first with nothing after it: idle, but d1's run thread still owes its claim.
+  EXPECT_EQ(w.on_finished("d2/b", std::nullopt), WorkerAction::none);
+  EXPECT_EQ(w.status(), WorkerStatus::idle);
+  // It claimed d3: d3 runs (a claimed dispatch is never dropped), without a claim count.
+  EXPECT_EQ(w.on_finished("d1/a", std::string("d3/c")), WorkerAction::execute);
   EXPECT_EQ(w.running_dispatch(), "d3/c");
   EXPECT_EQ(w.claims_in_flight(), 0u);
-  EXPECT_EQ(w.on_finished("d3/c"), WorkerAction::claim);
-  EXPECT_EQ(w.claims_in_flight(), 1u);
+  EXPECT_EQ(w.on_finished("d3/c", std::nullopt), WorkerAction::report_idle);
+}
+
+TEST(ThreadWorkerStateTest, ALateFinishWithNothingAfterItLetsAnIdleWorkerGo) {
+  ThreadWorkerState w("t");
+  ASSERT_EQ(w.on_start("d1/a"), WorkerAction::execute);
+  ASSERT_EQ(w.on_start("d2/b"), WorkerAction::execute);
+  EXPECT_EQ(w.on_finished("d2/b", std::nullopt), WorkerAction::none);
+  EXPECT_EQ(w.on_finished("d1/a", std::nullopt), WorkerAction::report_idle);
 }
 
 TEST(ThreadWorkerStateTest, AHandoverWhileClaimingRunsAndALateEmptyClaimChangesNothing) {
@@ -57,22 +82,21 @@ TEST(ThreadWorkerStateTest, AHandoverWhileClaimingRunsAndALateEmptyClaimChangesN
 
 TEST(ThreadWorkerStateTest, NeverReportsIdleWhileAClaimIsStillOut) {
   ThreadWorkerState w("t");
-  ASSERT_EQ(w.on_dispatch_next(), WorkerAction::claim);     // claim 1 out
-  ASSERT_EQ(w.on_start("d1/tok"), WorkerAction::execute);   // an inline handover
-  ASSERT_EQ(w.on_finished("d1/tok"), WorkerAction::claim);  // claim 2 out
-  EXPECT_EQ(w.claims_in_flight(), 2u);
-  EXPECT_EQ(w.on_claimed(std::nullopt), WorkerAction::none);  // claim 1: empty, but claim 2 is out
+  ASSERT_EQ(w.on_dispatch_next(), WorkerAction::claim);                  // claim 1 out
+  ASSERT_EQ(w.on_start("d1/tok"), WorkerAction::execute);                // an inline handover
+  ASSERT_EQ(w.on_finished("d1/tok", std::nullopt), WorkerAction::none);  // claim 1 still out
   EXPECT_EQ(w.status(), WorkerStatus::claiming);
-  EXPECT_EQ(w.on_claimed(std::string("d3/tok")), WorkerAction::execute);  // claim 2 found work
+  EXPECT_EQ(w.claims_in_flight(), 1u);
+  EXPECT_EQ(w.on_claimed(std::string("d3/tok")), WorkerAction::execute);  // claim 1 found work
 }
 
 TEST(ThreadWorkerStateTest, OnlyTheCurrentRunsFinishChangesTheStatus) {
   ThreadWorkerState w("t");
   ASSERT_EQ(w.on_start("d1/a"), WorkerAction::execute);
   ASSERT_EQ(w.on_start("d1/b"), WorkerAction::execute);  // d1 claimed again after a lost lease
-  EXPECT_EQ(w.on_finished("d1/a"), WorkerAction::none);  // the old claim's late message
+  EXPECT_EQ(w.on_finished("d1/a", std::nullopt), WorkerAction::none);  // the old claim's late message
   EXPECT_EQ(w.status(), WorkerStatus::running);
-  EXPECT_EQ(w.on_finished("d1/b"), WorkerAction::claim);
+  EXPECT_EQ(w.on_finished("d1/b", std::nullopt), WorkerAction::report_idle);
 }
 
 }  // namespace

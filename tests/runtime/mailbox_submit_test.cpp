@@ -3,9 +3,14 @@
 // the queue bound, hinted run ids, event reattach.
 #include "tests/runtime/mailbox_test_support.hpp"
 
+#include "store/rocksdb/rocksdb_store.hpp"
+
 #include <algorithm>
+#include <filesystem>
 #include <set>
 #include <thread>
+
+#include <unistd.h>
 
 namespace mbx::testing {
 namespace {
@@ -286,6 +291,54 @@ TEST_F(MailboxSubmitTest, QueueIsBoundedPerThread) {
   for (const auto& r : *history) EXPECT_NE(r.message.content, "echo 3");  // a refused submit writes nothing
   ASSERT_TRUE(mailbox_->submit_background(request("t2", "echo other thread")));
   ASSERT_TRUE(mailbox_->interrupt_thread("t1"));
+}
+
+TEST_F(MailboxSubmitTest, ConcurrentBackgroundSubmitsToOneThreadAllRunOnceInTheEnd) {
+  // Submitters race the run thread's claim after each run, handovers and the worker's idle
+  // offer: no claimed dispatch may be left without a run (it would hold the thread forever).
+  // On RocksDB (unsynced), whose timing found the bug this guards against.
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("mbx-one-thread-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
+  auto db = RocksdbStore::open(RocksdbOptions{dir.string(), false});
+  ASSERT_TRUE(db) << describe(db.error());
+  auto config = fast_config();
+  config.run_threads = 64;
+  start(config, db->get());
+  constexpr int kSubmitters = 4, kEach = 250;
+  std::vector<std::thread> submitters;
+  std::atomic<int> accepted{0};
+  const auto deadline = std::chrono::steady_clock::now() + 20s;  // a stuck thread keeps its queue full
+  for (int s = 0; s < kSubmitters; ++s)
+    submitters.emplace_back([&, s] {
+      for (int i = 0; i < kEach && std::chrono::steady_clock::now() < deadline; ++i)
+        while (std::chrono::steady_clock::now() < deadline) {
+          auto r = mailbox_->submit_background(request("t1", "echo " + std::to_string(s) + "-" + std::to_string(i)));
+          if (r) {
+            ++accepted;
+            break;
+          }
+          ASSERT_EQ(r.error().code, Errc::queue_full) << describe(r.error());
+          std::this_thread::sleep_for(2ms);
+        }
+    });
+  for (auto& t : submitters) t.join();
+  EXPECT_EQ(accepted.load(), kSubmitters * kEach) << "the thread stopped taking work";
+  constexpr auto kAll = static_cast<std::uint64_t>(kSubmitters * kEach);
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto counts = (*db)->count_dispatches_by_status();
+        return counts && count_of(*counts, DispatchStatus::acked) == kAll;
+      },
+      10s))
+      << executor_.executions().size() << " of " << kAll << " ran";
+  EXPECT_EQ(executor_.executions().size(), kAll);
+  mailbox_->stop();
+  mailbox_.reset();
+  auto problems = (*db)->verify();
+  ASSERT_TRUE(problems);
+  EXPECT_TRUE(problems->empty()) << problems->front();
+  db->reset();
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(MailboxSubmitTest, RejectStrategyRefusesWhileTheThreadHasAnActiveRun) {
