@@ -433,8 +433,9 @@ TEST_F(MailboxLifecycleTest, StartAndStopLeakNoThreadsOrFileHandles) {
   const std::size_t threads = entries_in("/proc/self/task");
   const std::size_t fds = entries_in("/proc/self/fd");
   for (int i = 0; i < 5; ++i) once();
-  EXPECT_EQ(entries_in("/proc/self/task"), threads);
-  EXPECT_EQ(entries_in("/proc/self/fd"), fds);
+  // A leak grows; a thread of the warm-up that was still on its way out may have gone since.
+  EXPECT_LE(entries_in("/proc/self/task"), threads);
+  EXPECT_LE(entries_in("/proc/self/fd"), fds);
 }
 
 TEST_F(MailboxLifecycleTest, StopReleasesRunningRunsToTheQueue) {
