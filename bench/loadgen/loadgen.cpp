@@ -780,6 +780,7 @@ void idle(const Flags& flags) {
   const std::uint64_t base_executions = e.executor->executions.load();
   const std::uint64_t rss0 = rss_bytes();
   const std::uint64_t disk0 = dir_bytes(e.dir);
+  const auto rocks0 = e.store->memory_usage();
   const auto deadline = Clock::now() + std::chrono::duration<double>(std::max(flags.max_seconds, 600.0));
   const auto t0 = Clock::now();
   std::atomic<long> submitted{0}, errors{0};
@@ -819,6 +820,7 @@ void idle(const Flags& flags) {
   std::this_thread::sleep_for(500ms);
   const std::uint64_t rss1 = rss_bytes();
   const std::uint64_t disk1 = dir_bytes(e.dir);
+  const auto rocks1 = e.store->memory_usage();
   const auto stats = e.mailbox->stats();
   e.close();
   const double per = static_cast<double>(std::max<std::uint64_t>(done, 1));
@@ -838,6 +840,20 @@ void idle(const Flags& flags) {
   r.ratio = r.value / 1024;
   r.note = note;
   add_row(r);
+  // RocksDB's bounded memory (memtables, block cache, table readers) is part of that delta;
+  // what is left is what the node keeps per thread outside RocksDB's budgets.
+  auto total = [](const RocksdbStore::MemoryUsage& m) {
+    return static_cast<double>(m.memtables + m.block_cache + m.table_readers);
+  };
+  Row x = r;
+  x.metric = "RSS delta per thread less RocksDB's memtables and caches";
+  x.value = (static_cast<double>(rss1) - static_cast<double>(rss0) - (total(rocks1) - total(rocks0))) / per;
+  x.ratio = x.value / 1024;
+  x.note = "RocksDB memory " + num(total(rocks0) / (1 << 20)) + " -> " + num(total(rocks1) / (1 << 20)) +
+           " MiB (memtables " + num(static_cast<double>(rocks1.memtables) / (1 << 20)) + ", block cache " +
+           num(static_cast<double>(rocks1.block_cache) / (1 << 20)) + ", table readers " +
+           num(static_cast<double>(rocks1.table_readers) / (1 << 20)) + " MiB)";
+  add_row(x);
   Row d;
   d.workload = "idle threads";
   d.setting = setting;

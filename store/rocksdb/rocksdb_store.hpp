@@ -93,6 +93,16 @@ public:
   // Store
   Result<std::vector<std::string>> verify() override;
 
+  // What RocksDB holds in memory now (its own estimates): memtables of all column families,
+  // the shared block cache, and table readers (SST indexes and filters). Bounded by RocksDB's
+  // settings, not by the number of threads. For benchmarks and operations.
+  struct MemoryUsage {
+    std::uint64_t memtables = 0;
+    std::uint64_t block_cache = 0;
+    std::uint64_t table_readers = 0;
+  };
+  [[nodiscard]] MemoryUsage memory_usage() const;
+
   struct Impl;
 
 private:
