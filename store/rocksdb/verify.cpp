@@ -182,10 +182,20 @@ Result<std::vector<std::string>> RocksdbStore::verify() {
   }
 
   // 6. counters
+  auto stored_counts = m.read_counts(snap);
+  if (!stored_counts) {
+    problems.push_back(stored_counts.error().message);
+    stored_counts = DispatchCounts{};
+  }
+  {
+    auto it = m.iterator(rdb::kCountersCf, snap);
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      if (it->key() != rocksdb::Slice(rdb::kCountersKey.data(), rdb::kCountersKey.size()))
+        problems.push_back("stray counter key " + printable(it->key().ToString()));
+    if (!it->status().ok()) return to_error(it->status(), "verify");
+  }
   for (std::size_t i = 0; i < counts.size(); ++i) {
-    auto v = m.get(rdb::kCountersCf, rdb::counter_key(static_cast<DispatchStatus>(i)), snap);
-    if (!v) return v.error();
-    const std::uint64_t stored = *v ? rdb::get_u64(**v) : 0;
+    const std::uint64_t stored = (*stored_counts)[i];
     if (stored != counts[i])
       problems.push_back("counter " + std::string(to_string(static_cast<DispatchStatus>(i))) + " is " +
                          std::to_string(stored) + ", found " + std::to_string(counts[i]));
