@@ -275,17 +275,27 @@ void RocksdbStore::Impl::stage_dispatch(rocksdb::WriteBatch& b, rdb::ThreadMeta&
     const auto& d = before != nullptr ? *before : *after;
     std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::kCountersKey, rdb::counter_delta(d.status, before != nullptr ? -1 : 1));
   }
+  // meta.head (in memory only) follows the first 'q' key: dropped (unknown) when its dispatch
+  // leaves it, set when a Queued dispatch is the only one or sorts before the known head.
   if (before != nullptr) {
-    if (before->status == DispatchStatus::queued) meta.queued -= 1;
+    if (before->status == DispatchStatus::queued) {
+      meta.queued -= 1;
+      if (!meta.head.empty() && meta.head == rdb::queued_key(*before)) meta.head.clear();
+    }
     if (before->status == DispatchStatus::claimed && meta.claimed == before->dispatch_id) meta.claimed.clear();
   }
   if (after != nullptr) {
-    if (after->status == DispatchStatus::queued) meta.queued += 1;
+    if (after->status == DispatchStatus::queued) {
+      meta.queued += 1;
+      auto key = rdb::queued_key(*after);
+      if (meta.queued == 1 || (!meta.head.empty() && key < meta.head)) meta.head = std::move(key);
+    }
     if (after->status == DispatchStatus::claimed) meta.claimed = after->dispatch_id;
     std::ignore = b.Put(cf[rdb::kDispatchesCf], after->dispatch_id, rdb::encode(*after));
   } else if (before != nullptr) {
     std::ignore = b.Delete(cf[rdb::kDispatchesCf], before->dispatch_id);
   }
+  if (meta.queued == 0) meta.head.clear();
 }
 
 void RocksdbStore::Impl::stage_meta(rocksdb::WriteBatch& b, const std::string& thread_id,
