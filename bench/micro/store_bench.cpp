@@ -11,6 +11,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -179,19 +180,37 @@ void writer_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"sync"})->Arg(0)->Arg(1)->UseRealTime()->MeasureProcessCPUTime();
 }
 
+// MBX_BENCH_ITERATIONS=N runs every benchmark for exactly N iterations instead of for at least
+// 0.5 s: for profiling (valgrind --tool=callgrind), where a fixed amount of work makes the
+// instruction counts per operation of two builds comparable.
+void register_benchmarks() {
+  const char* fixed = std::getenv("MBX_BENCH_ITERATIONS");
+  const auto iterations = fixed != nullptr ? std::strtoll(fixed, nullptr, 10) : 0;
+  const auto duration = [&](benchmark::internal::Benchmark* b) {
+    if (iterations > 0)
+      b->Iterations(iterations);
+    else
+      b->MinTime(0.5);
+  };
+  for (auto [name, fn] : {std::pair{"BM_StoreEnqueue", &BM_StoreEnqueue}, std::pair{"BM_StoreClaimAck", &BM_StoreClaimAck},
+                          std::pair{"BM_StoreAppend", &BM_StoreAppend}}) {
+    auto* b = benchmark::RegisterBenchmark(name, fn);
+    writer_args(b);
+    b->Threads(1)->Threads(2)->Threads(8)->Threads(32);
+    duration(b);
+  }
+  auto* raw = benchmark::RegisterBenchmark("BM_RawWriteBatch", &BM_RawWriteBatch);
+  raw->ArgNames({"sync", "keys"})->ArgsProduct({{0, 1}, {3, 8}})->UseRealTime()->Threads(1)->Threads(2)->Threads(8)->Threads(32);
+  duration(raw);
+}
+
 }  // namespace
 
-BENCHMARK(BM_StoreEnqueue)->Apply(writer_args)->Threads(1)->Threads(2)->Threads(8)->Threads(32)->MinTime(0.5);
-BENCHMARK(BM_StoreClaimAck)->Apply(writer_args)->Threads(1)->Threads(2)->Threads(8)->Threads(32)->MinTime(0.5);
-BENCHMARK(BM_StoreAppend)->Apply(writer_args)->Threads(1)->Threads(2)->Threads(8)->Threads(32)->MinTime(0.5);
-BENCHMARK(BM_RawWriteBatch)
-    ->ArgNames({"sync", "keys"})
-    ->ArgsProduct({{0, 1}, {3, 8}})
-    ->UseRealTime()
-    ->Threads(1)
-    ->Threads(2)
-    ->Threads(8)
-    ->Threads(32)
-    ->MinTime(0.5);
-
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  register_benchmarks();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,5 +1,5 @@
-// Value encoding of the RocksDB store: one format byte, then CAF's binary serialization of
-// the record (the same `inspect` that carries it between actors and nodes). Decoding a
+// Value encoding of the RocksDB store: one format byte (1; 2 for ThreadMeta rows, which
+// also read format 1), then CAF's binary serialization of the record (the same `inspect` that carries it between actors and nodes). Decoding a
 // corrupt value gives Errc::store naming the record kind; it never crashes.
 #pragma once
 
@@ -25,6 +25,10 @@ struct ThreadMeta {
   std::string latest_run_id;            // empty if none
   std::int64_t latest_updated_at = 0;   // seconds, of the latest run
   std::uint64_t writes = 0;             // run-record writes, orders runs with equal updated_at
+  // The 'q' index key of the thread's first Queued dispatch in claim order, when known (so a
+  // claim reads that dispatch instead of scanning the index). Empty: unknown, or no Queued
+  // dispatch (queued == 0). Stored since value format 2 of the row; a format 1 row has none.
+  std::string head;
 
   friend bool operator==(const ThreadMeta&, const ThreadMeta&) = default;
 };
@@ -39,6 +43,8 @@ struct ThreadMeta {
 [[nodiscard]] Result<void> decode(std::string_view bytes, RunRecord& out);
 [[nodiscard]] Result<void> decode(std::string_view bytes, MessageRecord& out);
 [[nodiscard]] Result<void> decode(std::string_view bytes, AgentEvent& out);
-[[nodiscard]] Result<void> decode(std::string_view bytes, ThreadMeta& out);
+[[nodiscard]] Result<void> decode(std::string_view bytes, ThreadMeta& out);  // format 1 or 2
+// The former ThreadMeta row (format 1, no head), for tests of older folders.
+[[nodiscard]] std::string encode_v1(const ThreadMeta& x);
 
 }  // namespace mbx::rdb

@@ -140,7 +140,29 @@ std::string run_status_key(RunStatus status, std::string_view run_id) {
   return k;
 }
 
-std::string counter_key(DispatchStatus status) { return std::string(1, static_cast<char>(status)); }
+namespace {
+void put_lane(std::string& lanes, std::size_t lane, std::int64_t v) {
+  if (lanes.size() < 8 * (lane + 1)) lanes.resize(8 * (lane + 1), '\0');
+  std::string bytes;
+  put_u64(bytes, static_cast<std::uint64_t>(v));
+  lanes.replace(8 * lane, 8, bytes);
+}
+}  // namespace
+
+std::string counter_delta(DispatchStatus status, std::int64_t delta) {
+  std::string out;
+  put_lane(out, static_cast<std::size_t>(status), delta);
+  return out;
+}
+
+std::string counter_delta(DispatchStatus from, DispatchStatus to) {
+  std::string out;
+  put_lane(out, static_cast<std::size_t>(from), -1);
+  put_lane(out, static_cast<std::size_t>(to), 1);
+  return out;
+}
+
+std::string legacy_counter_key(DispatchStatus status) { return std::string(1, static_cast<char>(status)); }
 
 std::string prefix_end(std::string prefix) {
   while (!prefix.empty()) {

@@ -4,7 +4,7 @@
 //   u64     := 8 bytes big-endian;  i64 := u64 of (value XOR 2^63) so signed order = byte order
 //   dispatches: <dispatch_id>                         threads: <thread_id>
 //   runs:       <run_id>                              messages: <thread_id> 0 <seq u64>
-//   events:     <run_id> 0 <seq u64>                  counters: <status byte>
+//   events:     <run_id> 0 <seq u64>                  counters: 'c' (one key, a u64 lane per status)
 //   index:
 //     'q' <thread> 0 <prio u8> <available_at i64> <created_at i64> <dispatch_id>   Queued, claim order
 //     'w' <available_at i64> <dispatch_id>                          -> thread     Queued, by time
@@ -57,7 +57,15 @@ inline constexpr std::string_view kTerminalPrefix = "t";
 [[nodiscard]] std::string thread_run_prefix(std::string_view thread_id);
 [[nodiscard]] std::string run_status_key(RunStatus status, std::string_view run_id);
 [[nodiscard]] std::string run_status_prefix(RunStatus status);
-[[nodiscard]] std::string counter_key(DispatchStatus status);
+// The counters column family holds one key: its value is one u64 lane per DispatchStatus (in
+// enum order; missing trailing lanes are 0), and merge operands add lane by lane, so a status
+// move is one merge (-1 in the old lane, +1 in the new one).
+inline constexpr std::string_view kCountersKey = "c";
+[[nodiscard]] std::string counter_delta(DispatchStatus from, DispatchStatus to);  // -1 / +1 lanes
+[[nodiscard]] std::string counter_delta(DispatchStatus status, std::int64_t delta);
+// Before the single key, each status had its own key (its status byte, value one u64); the
+// store folds those into kCountersKey when it opens a folder that still has them.
+[[nodiscard]] std::string legacy_counter_key(DispatchStatus status);
 
 // The smallest key greater than every key starting with `prefix`.
 [[nodiscard]] std::string prefix_end(std::string prefix);

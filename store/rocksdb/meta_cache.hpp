@@ -47,6 +47,13 @@ public:
     target->used = ++clock_;
   }
 
+  // Calls fn(thread_id, meta) for each cached entry (verify()).
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    for (const auto& s : slots_)
+      if (s.used != 0) fn(std::string_view(s.thread_id), s.meta);
+  }
+
   void erase(std::string_view thread_id) {
     for (auto& s : slots_)
       if (s.used != 0 && s.thread_id == thread_id) s.used = 0;

@@ -65,16 +65,33 @@ Result<RunDispatch> RocksdbStore::Impl::check_enqueue_locked(const RunDispatch& 
 namespace {
 
 // Supersedes (in `b`) the thread's Queued dispatches behind its epoch and returns the best
-// eligible one at `now` in claim order, if any. Caller holds the thread lock.
+// eligible one at `now` in claim order, if any. `next_head` gets the first 'q' key that stays
+// once the superseded ones and the returned one are gone (empty: none or not known). Caller
+// holds the thread lock.
 Result<std::optional<RunDispatch>> best_eligible_locked(RocksdbStore::Impl& m, const std::string& thread_id,
                                                         rdb::ThreadMeta& meta, rocksdb::WriteBatch& b,
-                                                        std::int64_t now_ms) {
+                                                        std::int64_t now_ms, std::string& next_head) {
+  next_head.clear();
+  const auto prefix_len = rdb::queued_prefix(thread_id).size();
+  // The cached first 'q' key (meta.head): when its dispatch is current and available, it is what
+  // the scan below would return, with nothing stale before it to supersede, so one point read
+  // replaces the index scan. Anything else (stale, delayed, unknown) takes the scan.
+  if (meta.head.size() > prefix_len + 1 + 8 + 8) {
+    auto d = m.get_dispatch(meta.head.substr(prefix_len + 1 + 8 + 8));
+    if (!d) return d.error();
+    if (*d && (*d)->status == DispatchStatus::queued && (*d)->dispatch_epoch >= meta.epoch &&
+        (*d)->available_at <= now_ms && rdb::queued_key(**d) == meta.head)
+      return d;
+  }
   std::optional<RunDispatch> best;
   std::vector<RunDispatch> stale;
   Error failure;
   bool failed = false;
-  const auto prefix_len = rdb::queued_prefix(thread_id).size();
   auto scanned = m.scan(rdb::kIndexCf, rdb::queued_prefix(thread_id), [&](std::string_view key, std::string_view) {
+    if (best) {  // the key after the best one
+      if (next_head.empty()) next_head.assign(key);
+      return false;
+    }
     const std::string id(key.substr(prefix_len + 1 + 8 + 8));
     auto d = m.get_dispatch(id);
     if (!d || !*d) {
@@ -87,8 +104,12 @@ Result<std::optional<RunDispatch>> best_eligible_locked(RocksdbStore::Impl& m, c
       return true;
     }
     // Index order is priority, available_at, created_at, id: the first eligible wins.
-    if ((*d)->available_at <= now_ms) best = std::move(**d);
-    return !best;
+    if ((*d)->available_at <= now_ms) {
+      best = std::move(**d);
+    } else if (next_head.empty()) {
+      next_head.assign(key);  // delayed: stays queued, before the best
+    }
+    return !best || next_head.empty();
   });
   if (!scanned) return scanned.error();
   if (failed) return failure;
@@ -113,7 +134,8 @@ Result<std::vector<RunDispatch>> RocksdbStore::claim(const std::string& thread_i
   if (meta->queued == 0) return std::vector<RunDispatch>{};
   const auto meta_before = *meta;
   rocksdb::WriteBatch b;
-  auto best = best_eligible_locked(m, thread_id, *meta, b, now_ms);
+  std::string next_head;
+  auto best = best_eligible_locked(m, thread_id, *meta, b, now_ms, next_head);
   if (!best) return best.error();
   std::vector<RunDispatch> out;
   if (*best && meta->claimed.empty()) {
@@ -122,6 +144,7 @@ Result<std::vector<RunDispatch>> RocksdbStore::claim(const std::string& thread_i
       return r.error();
     m.stage_dispatch(b, *meta, &**best, &after);
     out.push_back(std::move(after));
+    if (meta->queued > 0 && !next_head.empty()) meta->head = std::move(next_head);
   }
   if (b.Count() == 0) return out;
   m.stage_meta(b, thread_id, meta_before, *meta);

@@ -138,14 +138,6 @@ Result<std::vector<RunDispatch>> RocksdbStore::list_terminal_dispatches(std::uin
   return out;
 }
 
-Result<DispatchCounts> RocksdbStore::count_dispatches_by_status() {
-  DispatchCounts counts{};
-  for (std::size_t i = 0; i < counts.size(); ++i) {
-    auto v = impl_->get(rdb::kCountersCf, rdb::counter_key(static_cast<DispatchStatus>(i)));
-    if (!v) return v.error();
-    if (*v) counts[i] = rdb::get_u64(**v);
-  }
-  return counts;
-}
+Result<DispatchCounts> RocksdbStore::count_dispatches_by_status() { return impl_->read_counts(); }
 
 }  // namespace mbx

@@ -73,7 +73,12 @@ struct RocksdbStore::Impl {
   EventStripe& event_stripe(std::string_view run_id);
   std::mutex& event_lock(std::string_view run_id) { return event_stripe(run_id).mu; }
 
+  // Folds the per-status counter keys of a folder written before the single counters key
+  // into that key (one synced batch); nothing to do on a current folder. Called by open.
+  [[nodiscard]] Result<void> fold_legacy_counters();
+
   // ---- reads (no lock) ----
+  [[nodiscard]] Result<DispatchCounts> read_counts(const rocksdb::Snapshot* snapshot = nullptr);
   [[nodiscard]] Result<std::optional<std::string>> get(rdb::Cf cf, const std::string& key,
                                                        const rocksdb::Snapshot* snapshot = nullptr);
   [[nodiscard]] Result<std::optional<RunDispatch>> get_dispatch(const std::string& id);

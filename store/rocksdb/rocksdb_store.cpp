@@ -16,25 +16,25 @@ namespace mbx {
 
 namespace {
 
-// counters CF: values are 8-byte big-endian two's complement; merge adds.
+// counters CF: values are 8-byte big-endian two's complement lanes; merge adds lane by lane
+// (a missing lane is 0), so the one-lane operands of the former per-status keys add as before.
 class AddOperator final : public rocksdb::AssociativeMergeOperator {
 public:
   bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing, const rocksdb::Slice& value,
              std::string* new_value, rocksdb::Logger* /*logger*/) const override {
-    std::uint64_t sum = existing != nullptr ? rdb::get_u64(std::string_view(existing->data(), existing->size())) : 0;
-    sum += rdb::get_u64(std::string_view(value.data(), value.size()));
+    const std::string_view a = existing != nullptr ? std::string_view(existing->data(), existing->size()) : "";
+    const std::string_view b(value.data(), value.size());
+    if (a.size() % 8 != 0 || b.size() % 8 != 0) return false;  // corrupt operand: the read fails
     new_value->clear();
-    rdb::put_u64(*new_value, sum);
+    for (std::size_t at = 0; at < std::max(a.size(), b.size()); at += 8) {
+      const std::uint64_t x = at < a.size() ? rdb::get_u64(a.substr(at)) : 0;
+      const std::uint64_t y = at < b.size() ? rdb::get_u64(b.substr(at)) : 0;
+      rdb::put_u64(*new_value, x + y);
+    }
     return true;
   }
   const char* Name() const override { return "mbx.add64"; }
 };
-
-std::string delta(std::int64_t v) {
-  std::string out;
-  rdb::put_u64(out, static_cast<std::uint64_t>(v));
-  return out;
-}
 
 }  // namespace
 
@@ -85,9 +85,16 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::open(const RocksdbOptions& o
   for (std::size_t i = 0; i < rdb::kCfCount; ++i) {
     auto opts = cf_options;
     if (i == rdb::kCountersCf) opts.merge_operator = std::make_shared<AddOperator>();
-    // Index keys of one kind (their first byte) often grow in time order ('w', 'l', 't' lead with a time):
-    // a memtable insert starts from the last one of its kind (ignored by concurrent inserts).
+    // Memtable inserts start from a hint, the position of an earlier insert, and walk from there
+    // (ignored by concurrent inserts of a write group): index keys of one kind (their first byte)
+    // often grow in time order ('w', 'l', 't' lead with a time); a dispatch or thread row is
+    // mostly written again soon after its last write (claim then ack, start, append), or is new
+    // with an id that grows in time (UUID v7). Without a hint RocksDB searches from the top
+    // whenever the key is not right after the previous insert, which made these inserts about
+    // three times the cost of a bare batch's (docs/benchmarks.md).
     if (i == rdb::kIndexCf) opts.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
+    if (i == rdb::kDispatchesCf || i == rdb::kThreadsCf)
+      opts.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
     descriptors.emplace_back(rdb::kCfNames[i], opts);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -95,6 +102,7 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::open(const RocksdbOptions& o
   if (!status.ok()) return to_error(status, "RocksdbStore::open '" + options.path + "'");
   for (std::size_t i = 0; i < rdb::kCfCount; ++i) impl->cf[i] = handles[i];
   impl->write_options.sync = options.sync;
+  if (auto r = impl->fold_legacy_counters(); !r) return r.error();
   return std::unique_ptr<RocksdbStore>(new RocksdbStore(std::move(impl)));
 }
 
@@ -108,6 +116,38 @@ RocksdbStore::Impl::~Impl() {
     if (h != nullptr) std::ignore = db->DestroyColumnFamilyHandle(h);
   std::ignore = db->Close();
   delete db;
+}
+
+Result<void> RocksdbStore::Impl::fold_legacy_counters() {
+  rocksdb::WriteBatch b;
+  std::string lanes;
+  for (std::size_t i = 0; i < std::tuple_size_v<DispatchCounts>; ++i) {
+    const auto key = rdb::legacy_counter_key(static_cast<DispatchStatus>(i));
+    auto v = get(rdb::kCountersCf, key);
+    if (!v) return v.error();
+    lanes.resize(8 * (i + 1), '\0');
+    if (!*v) continue;
+    if ((*v)->size() != 8) return store_error("open: counter of status " + std::to_string(i) + " is not 8 bytes");
+    lanes.replace(8 * i, 8, **v);
+    std::ignore = b.Delete(cf[rdb::kCountersCf], key);
+  }
+  if (b.Count() == 0) return {};
+  std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::kCountersKey, lanes);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  if (auto s = db->Write(wo, &b); !s.ok()) return to_error(s, "open: fold counters");
+  return {};
+}
+
+Result<DispatchCounts> RocksdbStore::Impl::read_counts(const rocksdb::Snapshot* snapshot) {
+  DispatchCounts counts{};
+  auto v = get(rdb::kCountersCf, std::string(rdb::kCountersKey), snapshot);
+  if (!v) return v.error();
+  if (!*v) return counts;
+  const std::string_view lanes = **v;
+  if (lanes.size() % 8 != 0 || lanes.size() > 8 * counts.size()) return store_error("counters: value of a wrong size");
+  for (std::size_t i = 0; 8 * i < lanes.size(); ++i) counts[i] = rdb::get_u64(lanes.substr(8 * i));
+  return counts;
 }
 
 // ---- locks and reads ---------------------------------------------------------------------------
@@ -228,20 +268,34 @@ void RocksdbStore::Impl::stage_dispatch(rocksdb::WriteBatch& b, rdb::ThreadMeta&
   for (const auto& [k, v] : new_entries)
     if (auto old = find(old_entries, k); old == old_entries.end() || old->second != v)
       std::ignore = b.Put(cf[rdb::kIndexCf], k, v);
-  const bool status_moves = before == nullptr || after == nullptr || before->status != after->status;
+  if (before != nullptr && after != nullptr) {
+    if (before->status != after->status)
+      std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::kCountersKey, rdb::counter_delta(before->status, after->status));
+  } else if (before != nullptr || after != nullptr) {
+    const auto& d = before != nullptr ? *before : *after;
+    std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::kCountersKey, rdb::counter_delta(d.status, before != nullptr ? -1 : 1));
+  }
+  // meta.head (in memory only) follows the first 'q' key: dropped (unknown) when its dispatch
+  // leaves it, set when a Queued dispatch is the only one or sorts before the known head.
   if (before != nullptr) {
-    if (status_moves) std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::counter_key(before->status), delta(-1));
-    if (before->status == DispatchStatus::queued) meta.queued -= 1;
+    if (before->status == DispatchStatus::queued) {
+      meta.queued -= 1;
+      if (!meta.head.empty() && meta.head == rdb::queued_key(*before)) meta.head.clear();
+    }
     if (before->status == DispatchStatus::claimed && meta.claimed == before->dispatch_id) meta.claimed.clear();
   }
   if (after != nullptr) {
-    if (status_moves) std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::counter_key(after->status), delta(1));
-    if (after->status == DispatchStatus::queued) meta.queued += 1;
+    if (after->status == DispatchStatus::queued) {
+      meta.queued += 1;
+      auto key = rdb::queued_key(*after);
+      if (meta.queued == 1 || (!meta.head.empty() && key < meta.head)) meta.head = std::move(key);
+    }
     if (after->status == DispatchStatus::claimed) meta.claimed = after->dispatch_id;
     std::ignore = b.Put(cf[rdb::kDispatchesCf], after->dispatch_id, rdb::encode(*after));
   } else if (before != nullptr) {
     std::ignore = b.Delete(cf[rdb::kDispatchesCf], before->dispatch_id);
   }
+  if (meta.queued == 0) meta.head.clear();
 }
 
 void RocksdbStore::Impl::stage_meta(rocksdb::WriteBatch& b, const std::string& thread_id,

@@ -88,6 +88,20 @@ Result<std::vector<std::string>> RocksdbStore::verify() {
       if (meta.claimed != claimed)
         problems.push_back("thread '" + thread + "': meta claims '" + meta.claimed + "', found '" + claimed + "'");
       if (meta.queued > 0) ready_expected.insert(rdb::ready_key(thread));
+      if (!meta.head.empty()) {
+        std::string first;
+        auto scanned = m.scan(
+            rdb::kIndexCf, rdb::queued_prefix(thread),
+            [&](std::string_view key, std::string_view) {
+              first.assign(key);
+              return false;
+            },
+            nullptr, snap);
+        if (!scanned) return scanned.error();
+        if (first != meta.head)
+          problems.push_back("thread '" + thread + "': meta names queue head " + printable(meta.head) +
+                             ", first queued " + printable(first));
+      }
       if (!meta.latest_run_id.empty()) {
         auto run = m.get(rdb::kRunsCf, meta.latest_run_id, snap);
         if (!run) return run.error();
@@ -182,10 +196,20 @@ Result<std::vector<std::string>> RocksdbStore::verify() {
   }
 
   // 6. counters
+  auto stored_counts = m.read_counts(snap);
+  if (!stored_counts) {
+    problems.push_back(stored_counts.error().message);
+    stored_counts = DispatchCounts{};
+  }
+  {
+    auto it = m.iterator(rdb::kCountersCf, snap);
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      if (it->key() != rocksdb::Slice(rdb::kCountersKey.data(), rdb::kCountersKey.size()))
+        problems.push_back("stray counter key " + printable(it->key().ToString()));
+    if (!it->status().ok()) return to_error(it->status(), "verify");
+  }
   for (std::size_t i = 0; i < counts.size(); ++i) {
-    auto v = m.get(rdb::kCountersCf, rdb::counter_key(static_cast<DispatchStatus>(i)), snap);
-    if (!v) return v.error();
-    const std::uint64_t stored = *v ? rdb::get_u64(**v) : 0;
+    const std::uint64_t stored = (*stored_counts)[i];
     if (stored != counts[i])
       problems.push_back("counter " + std::string(to_string(static_cast<DispatchStatus>(i))) + " is " +
                          std::to_string(stored) + ", found " + std::to_string(counts[i]));
@@ -208,6 +232,30 @@ Result<std::vector<std::string>> RocksdbStore::verify() {
       last = ev.seq;
     }
     if (!it->status().ok()) return to_error(it->status(), "verify");
+  }
+
+  // 8. the metadata cache: each cached entry reads like the stored row, and a known head is the
+  // thread's first 'q' key. Checked under each stripe's lock against the current database (no
+  // write of those threads can commit meanwhile), not against the snapshot of 1-7.
+  for (auto& stripe : m.thread_stripes) {
+    std::lock_guard<std::mutex> lock(stripe.mu);
+    std::vector<std::pair<std::string, rdb::ThreadMeta>> cached;
+    stripe.metas.for_each([&](std::string_view thread, const rdb::ThreadMeta& meta) { cached.emplace_back(thread, meta); });
+    for (const auto& [thread, meta] : cached) {
+      auto stored = m.get_meta(thread);
+      if (!stored) return stored.error();
+      if (!(*stored == meta)) problems.push_back("thread '" + thread + "': cached metadata differs from the stored row");
+      if (meta.head.empty()) continue;
+      std::string first;
+      auto scanned = m.scan(rdb::kIndexCf, rdb::queued_prefix(thread), [&](std::string_view key, std::string_view) {
+        first.assign(key);
+        return false;
+      });
+      if (!scanned) return scanned.error();
+      if (first != meta.head)
+        problems.push_back("thread '" + thread + "': cached queue head " + printable(meta.head) + ", first queued " +
+                           printable(first));
+    }
   }
   return problems;
 }
