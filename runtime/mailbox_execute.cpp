@@ -435,11 +435,16 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
     auto epoch = store_.current_epoch(d.thread_id);
     if (epoch && *epoch > d.dispatch_epoch) {
       // Interrupted through the store (the epoch moved on, so every write of this run is
-      // fenced): it has stopped, and its stream learns so now, without a write; the
-      // interrupter, waiting for this run, supersedes its claim and closes the run.
+      // fenced): it has stopped, and its stream learns so now, before any synced write. Then
+      // its claim is superseded and the run closed, here as well as by the interrupter that
+      // waits for it (whichever comes second finds them done), so that an interrupter that
+      // stopped waiting leaves nothing open.
       auto appended = append_finish_event_once(d.run_id, d.thread_id,
                                                TerminationReason{TerminationKind::cancelled, {}, kInterruptedDetail});
       if (appended && *appended) run->hub->publish(**appended);
+      lock.unlock();
+      std::ignore = store_.supersede_claimed(fence, now_ms(), kReasonClaimedStaleEpoch);  // fenced if done
+      reconcile_after_fence(run);
       return;  // counted by the close
     }
   }
