@@ -215,19 +215,19 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
     std::ignore = store_.supersede_claimed(fence, now_ms(), "run already finished");  // fenced: already gone
     return;
   }
-  // 3. Rebuild the activation from the store: any worker can execute any dispatch.
-  bool started_inline = false;
+  // 3. Rebuild the activation from the store: any worker can execute any dispatch. A run the
+  //    submit's write started (first attempt, claimed inline) has its record already.
+  bool started = false;
   {
     std::lock_guard<std::mutex> lock(run->write_mu);
-    started_inline = run->started_inline;
+    started = run->record.has_value();
   }
   auto activation = reconstruct_run_request(store_, d);
-  if (!started_inline) run->instance_id = ids_.next_id();
+  if (!started) run->instance_id = ids_.next_id();
   if (!activation) {
-    RunRecord record = **loaded;
-    {
+    if (!started) {
       std::lock_guard<std::mutex> lock(run->write_mu);
-      if (!started_inline) run->record = record;
+      run->record = **loaded;
     }
     ExecutionResult failed;
     failed.status = ExecutionStatus::permanent_error;
@@ -236,32 +236,33 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
     return;
   }
   // 4. The start, one write: the dispatch's start and the run record Running (a retry also
-  //    closes the tool calls its last attempt left open). A run the submit's write started
-  //    (first attempt, claimed inline) has announced its start already.
-  RunRecord record = std::move(**loaded);
-  start_run_record(record, d.dispatch_id, clock_.now_s());
-  for (std::uint32_t attempt = 0; !started_inline; ++attempt) {
-    std::vector<Message> synthetic;
-    auto version = store_.committed_version(d.thread_id);
-    if (!version) return;  // lease expiry retries the dispatch
-    if (d.attempt_count > 0) {
-      auto history = store_.load_committed_messages(d.thread_id, 1, 0);
-      if (!history) return;
-      synthetic = synthetic_tool_results(dangling_tool_calls(*history, d.run_id, decided_calls(*activation)), d.run_id,
-                                         "the previous attempt stopped before the tool returned", ids_);
+  //    closes the tool calls its last attempt left open). A run started inline announced it.
+  if (!started) {
+    RunRecord record = std::move(**loaded);
+    start_run_record(record, d.dispatch_id, clock_.now_s());
+    for (std::uint32_t attempt = 0;; ++attempt) {
+      std::vector<Message> synthetic;
+      auto version = store_.committed_version(d.thread_id);
+      if (!version) return;  // lease expiry retries the dispatch
+      if (d.attempt_count > 0) {
+        auto history = store_.load_committed_messages(d.thread_id, 1, 0);
+        if (!history) return;
+        synthetic = synthetic_tool_results(dangling_tool_calls(*history, d.run_id, decided_calls(*activation)),
+                                           d.run_id, "the previous attempt stopped before the tool returned", ids_);
+      }
+      DispatchStep start;
+      start.kind = DispatchStep::Kind::start;
+      start.instance_id = run->instance_id;
+      auto committed = store_.commit_run_step(d.thread_id, synthetic, *version, record, fence, start, now_ms());
+      if (committed) break;
+      if (committed.error().code != Errc::conflict || attempt + 1 >= config_.append_retries) {
+        spdlog::warn("run {}: start not recorded: {}", d.run_id, describe(committed.error()));
+        if (committed.error().code == Errc::fenced) reconcile_after_fence(run);
+        return;
+      }
     }
-    DispatchStep start;
-    start.kind = DispatchStep::Kind::start;
-    start.instance_id = run->instance_id;
-    auto committed = store_.commit_run_step(d.thread_id, synthetic, *version, record, fence, start, now_ms());
-    if (committed) break;
-    if (committed.error().code != Errc::conflict || attempt + 1 >= config_.append_retries) {
-      spdlog::warn("run {}: start not recorded: {}", d.run_id, describe(committed.error()));
-      if (committed.error().code == Errc::fenced) reconcile_after_fence(run);
-      return;
-    }
+    announce_start(run, std::move(record));
   }
-  if (!started_inline) announce_start(run, std::move(record), false);
   const std::int64_t started_ms = now_ms();
   metrics_.run_started(static_cast<double>(started_ms - d.created_at) / 1000.0);
   spdlog::info("run {} thread {}: running (dispatch {}, attempt {})", d.run_id, d.thread_id, d.dispatch_id,
@@ -299,10 +300,9 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
   }
 }
 
-std::uint64_t Mailbox::Engine::announce_start(const ActiveRunPtr& run, RunRecord record, bool inline_start) {
+std::uint64_t Mailbox::Engine::announce_start(const ActiveRunPtr& run, RunRecord record) {
   std::lock_guard<std::mutex> lock(run->write_mu);
   run->record = std::move(record);
-  run->started_inline = inline_start;
   AgentEvent start;
   start.type = AgentEventType::run_start;
   start.parent_run_id = run->record->parent_run_id;

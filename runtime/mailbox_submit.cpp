@@ -151,8 +151,7 @@ Result<Submission> Mailbox::Engine::submit_any(RunActivation request, const Subm
         outcome = r.error();
         break;
       }
-      // A resumed run keeps its log: its stream starts at its new run_start.
-      auto events = attach(r->run_id, start_seq > 0 ? start_seq - 1 : resume ? event_count(r->run_id) : 0);
+      auto events = attach(r->run_id, stream_start(r->run_id, start_seq, resume));
       if (!events) return events.error();
       outcome = Submission{*r, std::move(*events)};
       break;
@@ -203,10 +202,7 @@ Result<Submission> Mailbox::Engine::submit_foreground(RunActivation request, boo
     if (*claimed) run = register_claimed(**claimed);
   }
   if (run) {
-    // A resumed run keeps its id and its log: its stream starts after the earlier events.
-    const std::uint64_t after = start_seq > 0                                   ? start_seq - 1
-                                : request.intent.kind == RunKind::hitl_resume ? event_count(prepared->run_id)
-                                                                              : 0;
+    const std::uint64_t after = stream_start(prepared->run_id, start_seq, request.intent.kind == RunKind::hitl_resume);
     hand_to_worker(run->dispatch);
     spdlog::info("run {} thread {}: claimed inline (dispatch {})", prepared->run_id, thread_id,
                  dispatch->dispatch_id);
@@ -241,7 +237,7 @@ Result<PreparedRun> Mailbox::Engine::prepare_and_claim(RunActivation& request, c
   auto claimed = std::make_shared<detail::ActiveRun>(*prepared->enqueued, config_.event_channel_capacity);
   if (prepared->started) {
     claimed->instance_id = prepared->enqueued->dispatch_instance_id.value_or("");
-    start_seq = announce_start(claimed, *prepared->started, true);
+    start_seq = announce_start(claimed, *prepared->started);
   }
   run = register_run(std::move(claimed));
   return prepared;
@@ -474,6 +470,13 @@ void Mailbox::Engine::remember_idempotent(const std::string& scope_key, const st
                                           const SubmitResult& result) {
   std::lock_guard<std::mutex> lock(idempotency_mu_);
   idempotency_[scope_key] = IdempotencyEntry{fingerprint, result, now_ms() + config_.idempotency_window_ms, false};
+}
+
+std::uint64_t Mailbox::Engine::stream_start(const std::string& run_id, std::uint64_t start_seq, bool resumed) {
+  // A resumed run keeps its id and its log: its stream starts after the earlier events, at its
+  // new run_start when the submit's write started it.
+  if (start_seq > 0) return start_seq - 1;
+  return resumed ? event_count(run_id) : 0;
 }
 
 std::uint64_t Mailbox::Engine::event_count(const std::string& run_id) {

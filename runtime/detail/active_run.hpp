@@ -66,7 +66,6 @@ public:
   std::optional<RunRecord> record;    // Guarded by write_mu. Set once the run started.
   std::vector<Message> live_inbox;    // Guarded by write_mu. Committed, not yet taken.
   bool accepts_live_input = false;    // Guarded by write_mu.
-  bool started_inline = false;        // Guarded by write_mu. The submit's write recorded the start.
 
 private:
   mutable std::mutex mu_;

@@ -107,6 +107,9 @@ private:
   // interrupt = false: the reject strategy (no interrupt; the inline claim decides).
   Result<Submission> submit_foreground(RunActivation request, bool interrupt = true);
   std::uint64_t event_count(const std::string& run_id);
+  // Where a new submission's stream starts: before `start_seq` (the run_start the submit's write
+  // announced, 0 if none), else after a resumed run's earlier events, else at the beginning.
+  std::uint64_t stream_start(const std::string& run_id, std::uint64_t start_seq, bool resumed);
   // `start_seq`: the run_start's seq when the submit's write claimed and started the run, else 0.
   Result<SubmitResult> background_flow(RunActivation request, std::uint64_t& start_seq);
   // prepare + enqueue (+ the inline claim and start `enqueue` asks for) in one write, under the
@@ -134,14 +137,14 @@ private:
   std::mutex& idempotency_lock(const std::string& scope_key);
 
   // Ending runs (mailbox_cancel.cpp).
+  // Appends run_finish with `termination` (unfenced) unless the run's log already ends with
+  // one; returns the event appended. Only for a run that has stopped.
+  Result<std::optional<AgentEvent>> append_finish_event_once(const std::string& run_id, const std::string& thread_id,
+                                                             const TerminationReason& termination);
   // Closes a run that will not run on (superseded, cancelled, interrupted elsewhere, dead-lettered
   // by the sweeper): status Done with `termination`, synthetic results for its dangling tool
   // calls, a run_finish event. Unfenced; idempotent (a Done run is left alone); a waiting run is
   // left open unless `close_waiting`.
-  // Appends run_finish with `termination` (unfenced) unless the run's log already ends with
-  // one; returns the event appended. Only for a run that has stopped.
-  Result<std::optional<AgentEvent>> append_finish_event_once(const std::string& run_id, const std::string& thread_id,
-                                        const TerminationReason& termination);
   Result<void> finalize_stopped_run(const std::string& run_id, const TerminationReason& termination,
                                     bool close_waiting);
   void reconcile_terminal_dispatch(const RunDispatch& dispatch);
@@ -159,9 +162,9 @@ private:
 
   // Execution (mailbox_execute.cpp).
   void run_claimed(const ActiveRunPtr& run);
-  // The start is recorded: the run's record, its run_start event (its seq, 0 if refused), and
-  // live input from now on. `inline_start`: recorded by the submit's write, not by run_claimed.
-  std::uint64_t announce_start(const ActiveRunPtr& run, RunRecord record, bool inline_start);
+  // The start is recorded (by run_claimed, or by the submit's write): the run's record (set
+  // from now on), its run_start event (returns its seq, 0 if refused), and live input.
+  std::uint64_t announce_start(const ActiveRunPtr& run, RunRecord record);
   void end_attempt(const ActiveRunPtr& run, const ExecutionResult& result, std::int64_t started_ms);
   void reconcile_after_fence(const ActiveRunPtr& run);
   void release_for_shutdown(const ActiveRunPtr& run);

@@ -15,7 +15,7 @@ enum Cf : std::size_t {
   kEventsCf,        // run \0 seq -> AgentEvent
   kThreadsCf,       // thread -> ThreadMeta
   kIndexCf,         // secondary indexes, one-letter prefixes (keys.hpp)
-  kCountersCf,      // status byte -> int64 count (merge: add)
+  kCountersCf,      // "c" -> one u64 count per dispatch status (merge: add lane by lane)
   kCfCount,
 };
 

@@ -1,5 +1,6 @@
 // Opening and closing the RocksDB store, and the shared machinery of rocksdb_impl.hpp.
 #include "store/rocksdb/rocksdb_impl.hpp"
+#include "store/rocksdb/counters_merge.hpp"
 
 #include "store/detail/rules.hpp"
 
@@ -37,6 +38,8 @@ public:
 };
 
 }  // namespace
+
+std::shared_ptr<rocksdb::MergeOperator> rdb::counters_merge_operator() { return std::make_shared<AddOperator>(); }
 
 std::vector<std::pair<std::string, std::string>> dispatch_index_entries(const RunDispatch& d) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -84,7 +87,7 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::open(const RocksdbOptions& o
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (std::size_t i = 0; i < rdb::kCfCount; ++i) {
     auto opts = cf_options;
-    if (i == rdb::kCountersCf) opts.merge_operator = std::make_shared<AddOperator>();
+    if (i == rdb::kCountersCf) opts.merge_operator = rdb::counters_merge_operator();
     // Memtable inserts start from a hint, the position of an earlier insert, and walk from there
     // (ignored by concurrent inserts of a write group): index keys of one kind (their first byte)
     // often grow in time order ('w', 'l', 't' lead with a time); a dispatch or thread row is

@@ -4,13 +4,13 @@
 // claims on them scan the queue index.
 #include "store/rocksdb/codec.hpp"
 #include "store/rocksdb/column_families.hpp"
+#include "store/rocksdb/counters_merge.hpp"
 #include "store/rocksdb/keys.hpp"
 #include "store/store.hpp"
 #include "tests/store/store_factories.hpp"
 
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
-#include <rocksdb/merge_operator.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -21,72 +21,55 @@
 namespace mbx::store_tests {
 namespace {
 
-// The store's counters merge (u64 lanes, added lane by lane), for while the test edits the
-// folder by hand: opening and closing it may flush merge operands.
-class AddLanes final : public rocksdb::AssociativeMergeOperator {
-public:
-  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value, std::string* out,
-             rocksdb::Logger*) const override {
-    const std::string_view a = existing != nullptr ? std::string_view(existing->data(), existing->size()) : "";
-    const std::string_view b(value.data(), value.size());
-    out->clear();
-    for (std::size_t at = 0; at < std::max(a.size(), b.size()); at += 8)
-      rdb::put_u64(*out, (at < a.size() ? rdb::get_u64(a.substr(at)) : 0) + (at < b.size() ? rdb::get_u64(b.substr(at)) : 0));
-    return true;
-  }
-  const char* Name() const override { return "mbx.add64"; }
-};
-
-// Rewrites the folder's counters as the former layout had them: one key per status (its status
-// byte), each holding that status's count.
-void write_legacy_counters(const std::string& path, const DispatchCounts& counts) {
+// Opens the folder with RocksDB itself (the store closed), hands `edit` the database and its
+// column family handles, and closes it again.
+template <class Edit>
+void edit_folder(const std::string& path, Edit edit) {
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (std::size_t i = 0; i < rdb::kCfCount; ++i) {
     rocksdb::ColumnFamilyOptions o;
-    if (i == rdb::kCountersCf) o.merge_operator = std::make_shared<AddLanes>();
+    if (i == rdb::kCountersCf) o.merge_operator = rdb::counters_merge_operator();
     descriptors.emplace_back(rdb::kCfNames[i], o);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions{}, path, descriptors, &handles, &raw).ok());
-  rocksdb::WriteBatch b;
-  ASSERT_TRUE(b.Delete(handles[rdb::kCountersCf], std::string(rdb::kCountersKey)).ok());
-  for (std::size_t i = 0; i < counts.size(); ++i) {
-    if (counts[i] == 0) continue;
-    std::string v;
-    rdb::put_u64(v, counts[i]);
-    ASSERT_TRUE(b.Put(handles[rdb::kCountersCf], rdb::legacy_counter_key(static_cast<DispatchStatus>(i)), v).ok());
-  }
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  ASSERT_TRUE(raw->Write(wo, &b).ok());
+  edit(*raw, handles);
   for (auto* h : handles) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
   ASSERT_TRUE(raw->Close().ok());
   delete raw;
 }
 
+// Rewrites the folder's counters as the former layout had them: one key per status (its status
+// byte), each holding that status's count.
+void write_legacy_counters(const std::string& path, const DispatchCounts& counts) {
+  edit_folder(path, [&](rocksdb::DB& raw, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+    rocksdb::WriteBatch b;
+    ASSERT_TRUE(b.Delete(handles[rdb::kCountersCf], std::string(rdb::kCountersKey)).ok());
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      if (counts[i] == 0) continue;
+      std::string v;
+      rdb::put_u64(v, counts[i]);
+      ASSERT_TRUE(b.Put(handles[rdb::kCountersCf], rdb::legacy_counter_key(static_cast<DispatchStatus>(i)), v).ok());
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    ASSERT_TRUE(raw.Write(wo, &b).ok());
+  });
+}
+
 // Rewrites the thread row of `thread` in value format 1 (no queue head).
 void write_v1_thread_row(const std::string& path, const std::string& thread) {
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (std::size_t i = 0; i < rdb::kCfCount; ++i) {
-    rocksdb::ColumnFamilyOptions o;
-    if (i == rdb::kCountersCf) o.merge_operator = std::make_shared<AddLanes>();
-    descriptors.emplace_back(rdb::kCfNames[i], o);
-  }
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions{}, path, descriptors, &handles, &raw).ok());
-  std::string row;
-  ASSERT_TRUE(raw->Get(rocksdb::ReadOptions{}, handles[rdb::kThreadsCf], thread, &row).ok());
-  rdb::ThreadMeta meta;
-  ASSERT_TRUE(is_ok(rdb::decode(row, meta)));
-  EXPECT_FALSE(meta.head.empty());
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  ASSERT_TRUE(raw->Put(wo, handles[rdb::kThreadsCf], thread, rdb::encode_v1(meta)).ok());
-  for (auto* h : handles) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
-  ASSERT_TRUE(raw->Close().ok());
-  delete raw;
+  edit_folder(path, [&](rocksdb::DB& raw, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+    std::string row;
+    ASSERT_TRUE(raw.Get(rocksdb::ReadOptions{}, handles[rdb::kThreadsCf], thread, &row).ok());
+    rdb::ThreadMeta meta;
+    ASSERT_TRUE(is_ok(rdb::decode(row, meta)));
+    EXPECT_FALSE(meta.head.empty());
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    ASSERT_TRUE(raw.Put(wo, handles[rdb::kThreadsCf], thread, rdb::encode_v1(meta)).ok());
+  });
 }
 
 TEST(RocksdbFormatTest, ThreadRowsWithoutQueueHeadAreReadAndClaimedInOrder) {
