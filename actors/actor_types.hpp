@@ -4,7 +4,8 @@
 //
 //   supervisor    (dispatch_next_atom, thread) | (run_atom, RunDispatch) | (idle_atom, thread, routed)
 //                 | (wake_atom) | (wake_atom, in_ms) | (status_atom) -> uint64 workers
-//                 | (interrupt_atom, thread, reason) -> InterruptOutcome or a "mailbox" caf::error
+//                 | (interrupt_atom, thread, reason, bool deferred) -> InterruptOutcome or a "mailbox"
+//                 caf::error (deferred: the epoch bump's write skips its fsync; EnginePort::interrupt)
 //   thread_worker (dispatch_next_atom) | (run_atom, RunDispatch) | (claimed_atom[, RunDispatch])
 //                 | (finished_atom, claim[, RunDispatch claimed next]) | (stop_atom) | (status_atom) -> string
 //   lease_keeper  (tick_atom) every renewal interval; renewals run on the leases pool

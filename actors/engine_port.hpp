@@ -5,6 +5,7 @@
 
 #include "messages/error.hpp"
 #include "messages/run_dispatch.hpp"
+#include "store/durability.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -30,9 +31,12 @@ public:
   virtual void execute(const RunDispatch& claimed) = 0;
   // Interrupts the thread: bumps its epoch and supersedes its queued dispatches (closing their
   // runs with `supersede_reason`), cancels its active run and waits until it has stopped.
+  // `durability` is that of the epoch bump (deferred when the caller's next write is synced);
+  // the release and close of the stopped runs are always deferred (recovery redoes them).
   // Errc::conflict when the active run did not stop within the cancel wait.
   [[nodiscard]] virtual Result<InterruptOutcome> interrupt(const std::string& thread_id,
-                                                           const std::string& supersede_reason) = 0;
+                                                           const std::string& supersede_reason,
+                                                           Durability durability) = 0;
   // Extends the lease of every active run; a run whose extension is refused is cancelled.
   virtual void renew_leases() = 0;
   // Reclaims expired leases (finishing the runs of dead-lettered ones); returns the threads

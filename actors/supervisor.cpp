@@ -52,8 +52,9 @@ void start_interrupt(Self* self, const EngineRefs& refs, const std::string& thre
   auto& queue = self->state.interrupts[thread_id];
   auto me = caf::actor_cast<caf::actor>(self);
   EnginePort* port = refs.port;
-  const bool posted = refs.interrupts->post([me, port, thread_id, reason = queue.front().supersede_reason] {
-    auto outcome = port->interrupt(thread_id, reason);
+  const bool posted = refs.interrupts->post([me, port, thread_id, reason = queue.front().supersede_reason,
+                                             durability = queue.front().durability] {
+    auto outcome = port->interrupt(thread_id, reason, durability);
     if (outcome)
       caf::anon_send(me, interrupt_atom::value, finished_atom::value, thread_id, *outcome);
     else
@@ -113,10 +114,11 @@ caf::behavior supervisor(Self* self, EngineRefs refs) {
           scan(self, refs);
         }
       },
-      [=](interrupt_atom, const std::string& thread_id, const std::string& supersede_reason) {
+      [=](interrupt_atom, const std::string& thread_id, const std::string& supersede_reason, bool deferred) {
         auto promise = self->make_response_promise();
         auto& queue = self->state.interrupts[thread_id];
-        queue.push_back(SupervisorState::PendingInterrupt{supersede_reason, promise});
+        queue.push_back(SupervisorState::PendingInterrupt{
+            supersede_reason, deferred ? Durability::deferred : Durability::synced, promise});
         if (queue.size() == 1) start_interrupt(self, refs, thread_id);
         return promise;
       },

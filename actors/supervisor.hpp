@@ -31,6 +31,7 @@ struct SupervisorState {
   std::unordered_map<std::string, Worker> workers;
   struct PendingInterrupt {
     std::string supersede_reason;
+    Durability durability = Durability::synced;
     caf::response_promise promise;
   };
   // Per thread, in arrival order; the front one is running on the interrupts pool.

@@ -27,6 +27,11 @@ auto timed(Metrics& metrics, std::string_view op, F&& f) {
   return r;
 }
 
+// A deferred write is counted apart: "<op>_deferred".
+std::string op_name(std::string_view op, Durability durability) {
+  return durability == Durability::deferred ? std::string(op) + "_deferred" : std::string(op);
+}
+
 }  // namespace
 
 Result<RunDispatch> InstrumentedStore::enqueue(const RunDispatch& d, const EnqueueOptions& o) {
@@ -64,14 +69,15 @@ Result<RunDispatch> InstrumentedStore::record_dispatch_start(const Fence& f, con
 Result<RunDispatch> InstrumentedStore::record_run_result(const Fence& f, const RunDispatchResult& r, std::int64_t n) {
   return timed(metrics_, "record_run_result", [&] { return inner_.record_run_result(f, r, n); });
 }
-Result<RunDispatch> InstrumentedStore::supersede_claimed(const Fence& f, std::int64_t n, const std::string& r) {
-  return timed(metrics_, "supersede_claimed", [&] { return inner_.supersede_claimed(f, n, r); });
+Result<RunDispatch> InstrumentedStore::supersede_claimed(const Fence& f, std::int64_t n, const std::string& r,
+                                                         Durability d) {
+  return timed(metrics_, op_name("supersede_claimed", d), [&] { return inner_.supersede_claimed(f, n, r, d); });
 }
 Result<std::optional<RunDispatch>> InstrumentedStore::cancel(const std::string& id, std::int64_t n) {
   return timed(metrics_, "cancel", [&] { return inner_.cancel(id, n); });
 }
-Result<InterruptResult> InstrumentedStore::interrupt(const std::string& t, std::int64_t n) {
-  return timed(metrics_, "interrupt", [&] { return inner_.interrupt(t, n); });
+Result<InterruptResult> InstrumentedStore::interrupt(const std::string& t, std::int64_t n, Durability d) {
+  return timed(metrics_, op_name("interrupt", d), [&] { return inner_.interrupt(t, n, d); });
 }
 Result<std::vector<RunDispatch>> InstrumentedStore::reclaim_expired_leases(std::int64_t n, std::uint32_t lim) {
   return timed(metrics_, "reclaim_expired_leases", [&] { return inner_.reclaim_expired_leases(n, lim); });
@@ -115,8 +121,8 @@ Result<std::optional<RunRecord>> InstrumentedStore::reusable_waiting_run(const s
 }
 Result<std::uint64_t> InstrumentedStore::commit_run_append(const std::string& t, const std::vector<Message>& m,
                                                            std::optional<std::uint64_t> v, const RunRecord& r,
-                                                           const Fence* f, std::int64_t n) {
-  return timed(metrics_, "commit_run_append", [&] { return inner_.commit_run_append(t, m, v, r, f, n); });
+                                                           const Fence* f, std::int64_t n, Durability d) {
+  return timed(metrics_, op_name("commit_run_append", d), [&] { return inner_.commit_run_append(t, m, v, r, f, n, d); });
 }
 Result<StepCommit> InstrumentedStore::commit_run_step(const std::string& t, const std::vector<Message>& m,
                                                       std::optional<std::uint64_t> v, const RunRecord& r,

@@ -178,7 +178,8 @@ void Mailbox::Engine::nudge_thread(const std::string& thread_id) {
 }
 
 Result<InterruptOutcome> Mailbox::Engine::request_interrupt(const std::string& thread_id,
-                                                             const std::string& supersede_reason) {
+                                                             const std::string& supersede_reason,
+                                                             Durability durability) {
   caf::actor supervisor;
   {
     std::lock_guard<std::mutex> lock(actors_mu_);
@@ -193,7 +194,8 @@ Result<InterruptOutcome> Mailbox::Engine::request_interrupt(const std::string& t
     // store writes around it and earlier interrupts of the thread come on top; a minute covers them).
     const auto timeout = std::chrono::milliseconds(config_.cancel_wait_ms) + std::chrono::minutes(1);
     caf::scoped_actor self{*actor_system_};
-    self->request(supervisor, timeout, interrupt_atom::value, thread_id, supersede_reason)
+    self->request(supervisor, timeout, interrupt_atom::value, thread_id, supersede_reason,
+                  durability == Durability::deferred)
         .receive([&](const InterruptOutcome& outcome) { answer = outcome; },
                  [&](const caf::error& error) { answer = from_caf_error(error); });
   }
@@ -203,8 +205,9 @@ Result<InterruptOutcome> Mailbox::Engine::request_interrupt(const std::string& t
   return answer;
 }
 
-Result<InterruptOutcome> Mailbox::Engine::interrupt(const std::string& thread_id, const std::string& supersede_reason) {
-  return interrupt_flow(thread_id, supersede_reason);
+Result<InterruptOutcome> Mailbox::Engine::interrupt(const std::string& thread_id, const std::string& supersede_reason,
+                                                     Durability durability) {
+  return interrupt_flow(thread_id, supersede_reason, durability);
 }
 
 MailboxStats Mailbox::Engine::stats() {

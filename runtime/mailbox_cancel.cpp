@@ -14,13 +14,14 @@ namespace mbx {
 
 Result<InterruptOutcome> Mailbox::Engine::interrupt_thread(const std::string& thread_id) {
   if (is_blank(thread_id)) return validation_error("thread_id must not be empty");
-  return request_interrupt(thread_id, kReasonSupersededByInterrupt);
+  return request_interrupt(thread_id, kReasonSupersededByInterrupt, Durability::synced);
 }
 
 Result<InterruptOutcome> Mailbox::Engine::interrupt_flow(const std::string& thread_id,
-                                                         const std::string& supersede_reason) {
+                                                         const std::string& supersede_reason,
+                                                         Durability durability) {
   InterruptOutcome outcome;
-  auto interrupted = store_.interrupt(thread_id, now_ms());
+  auto interrupted = store_.interrupt(thread_id, now_ms(), durability);
   if (!interrupted) {
     // The seed's fallback: cancel the thread's run in this process and wait for it.
     spdlog::warn("thread {}: interrupt failed ({}); cancelling its local run", thread_id,
@@ -36,7 +37,7 @@ Result<InterruptOutcome> Mailbox::Engine::interrupt_flow(const std::string& thre
   metrics_.supersede(interrupted->superseded_count);
   for (const auto& d : interrupted->superseded) {
     auto closed = finalize_stopped_run(d.run_id, TerminationReason{TerminationKind::cancelled, {}, supersede_reason},
-                                       false);
+                                       false, Durability::deferred);
     if (!closed) spdlog::warn("run {}: closing after supersede failed: {}", d.run_id, describe(closed.error()));
   }
   if (interrupted->active_dispatch) {
@@ -69,13 +70,15 @@ bool Mailbox::Engine::stop_active_dispatch(const RunDispatch& active) {
   }
   // Another node's or a dead process's claim, or ours that ended without a write: the claim is
   // stale (the epoch moved on), so it is superseded now; its owner can no longer write anything.
-  auto superseded = store_.supersede_claimed(Fence::of(active), now_ms(), kReasonClaimedStaleEpoch);
+  // Deferred, like the close: startup recovery supersedes a stale claim and closes its run.
+  auto superseded =
+      store_.supersede_claimed(Fence::of(active), now_ms(), kReasonClaimedStaleEpoch, Durability::deferred);
   if (!superseded && superseded.error().code != Errc::fenced && superseded.error().code != Errc::not_found) {
     spdlog::warn("dispatch {}: supersede after interrupt failed: {}", active.dispatch_id,
                  describe(superseded.error()));
     return false;
   }
-  auto closed = finalize_stopped_run(active.run_id, interrupted, false);
+  auto closed = finalize_stopped_run(active.run_id, interrupted, false, Durability::deferred);
   if (!closed) spdlog::warn("run {}: closing after interrupt failed: {}", active.run_id, describe(closed.error()));
   if (took_over) {
     run->hub->close();  // after its run_finish is in the log, so a subscriber sees it
@@ -126,7 +129,7 @@ Result<void> Mailbox::Engine::cancel_run(const std::string& run_id) {
 }
 
 Result<void> Mailbox::Engine::finalize_stopped_run(const std::string& run_id, const TerminationReason& termination,
-                                                   bool close_waiting) {
+                                                   bool close_waiting, Durability durability) {
   for (std::uint32_t attempt = 0; attempt < config_.append_retries; ++attempt) {
     auto loaded = store_.load_run(run_id);
     if (!loaded) return loaded.error();
@@ -156,7 +159,7 @@ Result<void> Mailbox::Engine::finalize_stopped_run(const std::string& run_id, co
     run.outcome = RunOutcome{termination, run.final_output, run.error_payload};
     run.finished_at = now_s;
     run.updated_at = now_s;
-    auto committed = store_.commit_run_append(run.thread_id, synthetic, *version, run, nullptr, now_ms());
+    auto committed = store_.commit_run_append(run.thread_id, synthetic, *version, run, nullptr, now_ms(), durability);
     if (!committed) {
       if (committed.error().code == Errc::conflict) continue;
       return committed.error();

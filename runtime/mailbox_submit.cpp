@@ -175,7 +175,9 @@ Result<Submission> Mailbox::Engine::submit_foreground(RunActivation request, boo
   const std::string thread_id = request.intent.thread_id;
   // Pending-message barriers (spec section 7) are not implemented, so there is no preflight.
   if (interrupt && thread_has_work(thread_id)) {
-    auto interrupted = request_interrupt(thread_id, "queued dispatch superseded by foreground submit");
+    // Deferred: the enqueue below is synced, and the log keeps no write without the earlier ones.
+    auto interrupted =
+        request_interrupt(thread_id, "queued dispatch superseded by foreground submit", Durability::deferred);
     if (!interrupted) return interrupted.error();
   }
 

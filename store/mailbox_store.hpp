@@ -8,12 +8,16 @@
 // not Claimed, another claim token, or another epoch. When the fence is only stale because
 // the thread's epoch moved on (an interrupt), the store also supersedes the dispatch in the
 // same atomic step ("claimed dispatch superseded by newer dispatch epoch"): that is how a
-// run interrupted elsewhere releases its claim.
+// run interrupted elsewhere releases its claim. That supersede is a deferred write (see
+// Durability): the epoch bump that made the claim stale is in the log before it, and a stale
+// claim found again (by a fenced write, or by reclaim_expired_leases once its lease ran out) is
+// superseded then.
 #pragma once
 
 #include "messages/error.hpp"
 #include "messages/run_dispatch.hpp"
 #include "messages/run_record.hpp"
+#include "store/durability.hpp"
 #include "store/fence.hpp"
 
 #include <array>
@@ -130,9 +134,15 @@ public:
   [[nodiscard]] virtual Result<RunDispatch> record_run_result(const Fence& fence, const RunDispatchResult& result,
                                                               std::int64_t now_ms) = 0;
   // A claimed dispatch found stale before it started: Superseded at max(own, thread) epoch.
-  // Fenced by claim token only (the epoch is expected to be stale).
+  // Fenced by claim token only (the epoch is expected to be stale). Synced; the overload
+  // takes a Durability (deferred: the engine's release of an interrupted run, which recovery
+  // redoes when it is lost).
+  [[nodiscard]] Result<RunDispatch> supersede_claimed(const Fence& fence, std::int64_t now_ms,
+                                                      const std::string& reason) {
+    return supersede_claimed(fence, now_ms, reason, Durability::synced);
+  }
   [[nodiscard]] virtual Result<RunDispatch> supersede_claimed(const Fence& fence, std::int64_t now_ms,
-                                                              const std::string& reason) = 0;
+                                                              const std::string& reason, Durability durability) = 0;
 
   // Queued -> Cancelled; empty (and no change) for anything else.
   [[nodiscard]] virtual Result<std::optional<RunDispatch>> cancel(const std::string& dispatch_id,
@@ -140,7 +150,13 @@ public:
 
   // One atomic step: bump the thread's epoch, supersede every Queued dispatch of the thread,
   // report the Claimed one (left Claimed; it is now stale). Never fails for an unknown thread.
-  [[nodiscard]] virtual Result<InterruptResult> interrupt(const std::string& thread_id, std::int64_t now_ms) = 0;
+  // Synced; the overload takes a Durability (deferred: a foreground submit's interrupt, which
+  // its synced enqueue follows).
+  [[nodiscard]] Result<InterruptResult> interrupt(const std::string& thread_id, std::int64_t now_ms) {
+    return interrupt(thread_id, now_ms, Durability::synced);
+  }
+  [[nodiscard]] virtual Result<InterruptResult> interrupt(const std::string& thread_id, std::int64_t now_ms,
+                                                          Durability durability) = 0;
 
   // Claimed with lease_until < now (strict): Queued again (attempt+1, available now) or
   // DeadLetter at max attempts; a stale one is Superseded and not returned. At most `limit`.

@@ -13,6 +13,7 @@
 #include "messages/message.hpp"
 #include "messages/run_dispatch.hpp"
 #include "messages/run_record.hpp"
+#include "store/durability.hpp"
 #include "store/fence.hpp"
 #include "store/mailbox_store.hpp"
 
@@ -64,11 +65,19 @@ public:
   // version equals `expected_version` (nullopt: no check; only allowed with no messages).
   // Returns the new version. Errors: validation (shape, duplicate message id, run on another
   // thread, broken run invariants), conflict (version), fenced, store.
+  // Synced; the overload takes a Durability (deferred: the engine's close of an interrupted or
+  // superseded run, which recovery redoes when it is lost).
+  [[nodiscard]] Result<std::uint64_t> commit_run_append(const std::string& thread_id,
+                                                        const std::vector<Message>& messages,
+                                                        std::optional<std::uint64_t> expected_version,
+                                                        const RunRecord& run, const Fence* fence, std::int64_t now_ms) {
+    return commit_run_append(thread_id, messages, expected_version, run, fence, now_ms, Durability::synced);
+  }
   [[nodiscard]] virtual Result<std::uint64_t> commit_run_append(const std::string& thread_id,
                                                                 const std::vector<Message>& messages,
                                                                 std::optional<std::uint64_t> expected_version,
                                                                 const RunRecord& run, const Fence* fence,
-                                                                std::int64_t now_ms) = 0;
+                                                                std::int64_t now_ms, Durability durability) = 0;
 
   // commit_run_append and, in the same atomic write, `step` on the fence's dispatch (which must
   // run `run`). Errors: those of commit_run_append, and validation when the dispatch cannot

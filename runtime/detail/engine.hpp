@@ -66,7 +66,8 @@ public:
   void collect_garbage() override;
   void thread_idle(const std::string& thread_id) override;
   // Runs on the interrupts pool, asked by the supervisor (see request_interrupt).
-  Result<InterruptOutcome> interrupt(const std::string& thread_id, const std::string& supersede_reason) override;
+  Result<InterruptOutcome> interrupt(const std::string& thread_id, const std::string& supersede_reason,
+                                     Durability durability) override;
 
   // The ThreadContext cache of the threads whose worker is alive: the committed history as
   // last read, refreshed by reading only the messages after its version. The store stays the
@@ -144,17 +145,23 @@ private:
   // Closes a run that will not run on (superseded, cancelled, interrupted elsewhere, dead-lettered
   // by the sweeper): status Done with `termination`, synthetic results for its dangling tool
   // calls, a run_finish event. Unfenced; idempotent (a Done run is left alone); a waiting run is
-  // left open unless `close_waiting`.
+  // left open unless `close_waiting`. Deferred only where recovery closes the run again when the
+  // write is lost: its dispatch is terminal already (recover() closes the runs of those).
   Result<void> finalize_stopped_run(const std::string& run_id, const TerminationReason& termination,
-                                    bool close_waiting);
+                                    bool close_waiting, Durability durability = Durability::synced);
   void reconcile_terminal_dispatch(const RunDispatch& dispatch);
-  // Cancels the local run of `active` (or takes it over) and waits for it; supersedes the claim.
-  // False if it did not stop within cancel_wait_ms.
+  // Cancels the local run of `active` (or takes it over) and waits for it; supersedes the claim
+  // and closes the run (deferred writes: the epoch moved on durably, and recovery finishes
+  // both). False if it did not stop within cancel_wait_ms.
   bool stop_active_dispatch(const RunDispatch& active);
-  Result<InterruptOutcome> interrupt_flow(const std::string& thread_id, const std::string& supersede_reason);
+  // `durability` is the epoch bump's: deferred for a foreground submit, whose synced enqueue
+  // follows (and makes it durable), synced for interrupt_thread.
+  Result<InterruptOutcome> interrupt_flow(const std::string& thread_id, const std::string& supersede_reason,
+                                          Durability durability);
   // Asks the supervisor to interrupt the thread and waits for its answer (the caller's thread
   // blocks, no actor does). The supervisor runs interrupt_flow on the interrupts pool.
-  Result<InterruptOutcome> request_interrupt(const std::string& thread_id, const std::string& supersede_reason);
+  Result<InterruptOutcome> request_interrupt(const std::string& thread_id, const std::string& supersede_reason,
+                                             Durability durability);
 
   // Recovery (mailbox_recovery.cpp): claims this consumer left behind go back to the queue,
   // Created runs whose dispatch was lost get one, runs of terminal dispatches are closed.

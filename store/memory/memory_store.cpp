@@ -250,7 +250,7 @@ Result<RunDispatch> MemoryStore::record_run_result(const Fence& fence, const Run
 }
 
 Result<RunDispatch> MemoryStore::supersede_claimed(const Fence& fence, std::int64_t now_ms,
-                                                   const std::string& reason) {
+                                                   const std::string& reason, Durability /*nothing to sync*/) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& s = *state_;
   auto it = s.dispatches.find(fence.dispatch_id);
@@ -272,7 +272,8 @@ Result<std::optional<RunDispatch>> MemoryStore::cancel(const std::string& dispat
   return std::optional<RunDispatch>{it->second};
 }
 
-Result<InterruptResult> MemoryStore::interrupt(const std::string& thread_id, std::int64_t now_ms) {
+Result<InterruptResult> MemoryStore::interrupt(const std::string& thread_id, std::int64_t now_ms,
+                                               Durability /*nothing to sync*/) {
   if (is_blank(thread_id)) return validation_error("interrupt: thread_id is blank");
   std::lock_guard<std::mutex> lock(mu_);
   auto& s = *state_;
@@ -467,7 +468,8 @@ Result<std::optional<RunRecord>> MemoryStore::reusable_waiting_run(const std::st
 Result<std::uint64_t> MemoryStore::commit_run_append(const std::string& thread_id,
                                                      const std::vector<Message>& messages,
                                                      std::optional<std::uint64_t> expected_version,
-                                                     const RunRecord& run, const Fence* fence, std::int64_t now_ms) {
+                                                     const RunRecord& run, const Fence* fence, std::int64_t now_ms,
+                                                     Durability /*nothing to sync*/) {
   auto committed = commit_run(thread_id, messages, expected_version, run, fence, nullptr, nullptr, nullptr, now_ms);
   if (!committed) return committed.error();
   return committed->version;

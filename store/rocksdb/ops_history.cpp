@@ -85,8 +85,9 @@ Result<std::optional<RunRecord>> RocksdbStore::reusable_waiting_run(const std::s
 Result<std::uint64_t> RocksdbStore::commit_run_append(const std::string& thread_id,
                                                       const std::vector<Message>& messages,
                                                       std::optional<std::uint64_t> expected_version,
-                                                      const RunRecord& run, const Fence* fence, std::int64_t now_ms) {
-  auto committed = commit_run(thread_id, messages, expected_version, run, fence, nullptr, nullptr, now_ms);
+                                                      const RunRecord& run, const Fence* fence, std::int64_t now_ms,
+                                                      Durability durability) {
+  auto committed = commit_run(thread_id, messages, expected_version, run, fence, nullptr, nullptr, now_ms, durability);
   if (!committed) return committed.error();
   return committed->version;
 }
@@ -96,19 +97,19 @@ Result<StepCommit> RocksdbStore::commit_run_enqueue(const std::string& thread_id
                                                     const RunRecord& run, const RunDispatch& dispatch,
                                                     const EnqueueOptions& options, std::int64_t now_ms) {
   const Enqueue enqueue{&dispatch, &options};
-  return commit_run(thread_id, messages, expected_version, run, nullptr, nullptr, &enqueue, now_ms);
+  return commit_run(thread_id, messages, expected_version, run, nullptr, nullptr, &enqueue, now_ms, Durability::synced);
 }
 
 Result<StepCommit> RocksdbStore::commit_run_step(const std::string& thread_id, const std::vector<Message>& messages,
                                                  std::optional<std::uint64_t> expected_version, const RunRecord& run,
                                                  const Fence& fence, const DispatchStep& step, std::int64_t now_ms) {
-  return commit_run(thread_id, messages, expected_version, run, &fence, &step, nullptr, now_ms);
+  return commit_run(thread_id, messages, expected_version, run, &fence, &step, nullptr, now_ms, Durability::synced);
 }
 
 Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const std::vector<Message>& messages,
                                             std::optional<std::uint64_t> expected_version, const RunRecord& run,
                                             const Fence* fence, const DispatchStep* step, const Enqueue* enqueue,
-                                            std::int64_t now_ms) {
+                                            std::int64_t now_ms, Durability durability) {
   if (auto r = detail::validate_commit(thread_id, messages, expected_version, run); !r) return r.error();
   if (!rdb::is_key_safe(thread_id) || !rdb::is_key_safe(run.run_id))
     return validation_error("commit_run_append: thread and run ids must contain no NUL byte");
@@ -213,7 +214,7 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
   if (enqueue != nullptr) m.stage_dispatch(b, *meta, nullptr, &out.dispatch);
   m.stage_meta(b, thread_id, meta_before, *meta);
   const char* op = step != nullptr ? "commit_run_step" : enqueue != nullptr ? "commit_run_enqueue" : "commit_run_append";
-  if (auto r = m.commit_locked(thread_id, b, op, &*meta); !r) return r.error();
+  if (auto r = m.commit_locked(thread_id, b, op, &*meta, durability); !r) return r.error();
   out.version = meta->version;
   return out;
 }

@@ -53,8 +53,6 @@ Result<std::uint64_t> RocksdbStore::purge_terminal(std::int64_t older_than_ms) {
   auto ids = ids_before(m, rdb::kTerminalPrefix, 16, older_than_ms, 0);
   if (!ids) return ids.error();
   // Purge writes are not synced: a purge lost in a crash is simply done again.
-  rocksdb::WriteOptions unsynced = m.write_options;
-  unsynced.sync = false;
   std::uint64_t purged = 0;
   for (const auto& id : *ids) {
     auto locked = m.lock_dispatch(id);
@@ -82,7 +80,7 @@ Result<std::uint64_t> RocksdbStore::purge_terminal(std::int64_t older_than_ms) {
       const auto from = rdb::event_prefix(d->run_id);
       std::ignore = b.DeleteRange(m.cf[rdb::kEventsCf], from, rdb::prefix_end(from));
     }
-    if (auto r = m.commit_locked(d->thread_id, b, "purge_terminal", &*meta, &unsynced); !r) return r.error();
+    if (auto r = m.commit_locked(d->thread_id, b, "purge_terminal", &*meta, Durability::deferred); !r) return r.error();
     ++purged;
   }
   return purged;

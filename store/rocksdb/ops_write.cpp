@@ -38,7 +38,7 @@ Result<RunDispatch> RocksdbStore::record_run_result(const Fence& fence, const Ru
 }
 
 Result<RunDispatch> RocksdbStore::supersede_claimed(const Fence& fence, std::int64_t now_ms,
-                                                    const std::string& reason) {
+                                                    const std::string& reason, Durability durability) {
   auto& m = *impl_;
   auto locked = m.lock_dispatch(fence.dispatch_id);
   if (!locked) return locked.error();
@@ -53,7 +53,7 @@ Result<RunDispatch> RocksdbStore::supersede_claimed(const Fence& fence, std::int
       [&](const RunDispatch& before, const rdb::ThreadMeta& mt, RunDispatch& after) {
         return after.mark_superseded_at_epoch(now_ms, std::max(before.dispatch_epoch, mt.epoch), reason);
       },
-      now_ms);
+      now_ms, durability);
 }
 
 Result<std::optional<RunDispatch>> RocksdbStore::cancel(const std::string& dispatch_id, std::int64_t now_ms) {
@@ -72,7 +72,8 @@ Result<std::optional<RunDispatch>> RocksdbStore::cancel(const std::string& dispa
   return std::optional<RunDispatch>{std::move(*r)};
 }
 
-Result<InterruptResult> RocksdbStore::interrupt(const std::string& thread_id, std::int64_t now_ms) {
+Result<InterruptResult> RocksdbStore::interrupt(const std::string& thread_id, std::int64_t now_ms,
+                                                Durability durability) {
   if (!rdb::is_key_safe(thread_id)) return validation_error("interrupt: thread_id must be non-blank without NUL");
   auto& m = *impl_;
   std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
@@ -117,7 +118,7 @@ Result<InterruptResult> RocksdbStore::interrupt(const std::string& thread_id, st
   }
   out.superseded_count = out.superseded.size();
   m.stage_meta(b, thread_id, meta_before, *meta);
-  if (auto r = m.commit_locked(thread_id, b, "interrupt", &*meta); !r) return r.error();
+  if (auto r = m.commit_locked(thread_id, b, "interrupt", &*meta, durability); !r) return r.error();
   return out;
 }
 

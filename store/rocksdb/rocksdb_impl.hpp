@@ -52,7 +52,8 @@ struct RocksdbStore::Impl {
   IdSource& ids;
   rocksdb::DB* db = nullptr;                            // owned; closed in the destructor
   std::array<rocksdb::ColumnFamilyHandle*, rdb::kCfCount> cf{};
-  rocksdb::WriteOptions write_options;
+  rocksdb::WriteOptions write_options;           // synced unless RocksdbOptions::sync is false
+  rocksdb::WriteOptions deferred_write_options;  // never synced (Durability::deferred)
   std::array<Stripe, kThreadStripes> thread_stripes;
   // One event stripe: the lock of the runs that hash to it, and the last event seq of the run
   // that appended last under it (its next append needs no seek of the log).
@@ -104,10 +105,10 @@ struct RocksdbStore::Impl {
   void stage_meta(rocksdb::WriteBatch& b, const std::string& thread_id, const rdb::ThreadMeta& before,
                   const rdb::ThreadMeta& after);
   // Writes `b`, a write of thread_id's rows, and counts it in locked_writes. `meta`, when given,
-  // is the thread's metadata after the batch: cached once the write succeeded. `wo` overrides
-  // the store's write options.
+  // is the thread's metadata after the batch: cached once the write succeeded. A deferred
+  // write skips the fsync (deferred_write_options).
   [[nodiscard]] Result<void> commit_locked(const std::string& thread_id, rocksdb::WriteBatch& b, std::string_view op,
-                                           const rdb::ThreadMeta* meta, const rocksdb::WriteOptions* wo = nullptr);
+                                           const rdb::ThreadMeta* meta, Durability durability = Durability::synced);
 
   // One transition of one dispatch under its thread lock: load, apply `change`, write.
   // `change` returns an error to abort (nothing written) or fills `after`.
@@ -115,7 +116,7 @@ struct RocksdbStore::Impl {
                                             RunDispatch& after)>;
   [[nodiscard]] Result<RunDispatch> transition_locked(const std::string& op, const RunDispatch& before,
                                                       rdb::ThreadMeta& meta, const Change& change,
-                                                      std::int64_t now_ms);
+                                                      std::int64_t now_ms, Durability durability = Durability::synced);
 
   // Checks `fence` against `d`, the fenced dispatch read under the held thread lock (nullopt:
   // not found). Stale epoch: supersedes (written) and returns the fenced error. Not owned /

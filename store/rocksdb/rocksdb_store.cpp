@@ -105,6 +105,7 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::open(const RocksdbOptions& o
   if (!status.ok()) return to_error(status, "RocksdbStore::open '" + options.path + "'");
   for (std::size_t i = 0; i < rdb::kCfCount; ++i) impl->cf[i] = handles[i];
   impl->write_options.sync = options.sync;
+  impl->deferred_write_options.sync = false;
   if (auto r = impl->fold_legacy_counters(); !r) return r.error();
   return std::unique_ptr<RocksdbStore>(new RocksdbStore(std::move(impl)));
 }
@@ -312,8 +313,8 @@ void RocksdbStore::Impl::stage_meta(rocksdb::WriteBatch& b, const std::string& t
 
 Result<void> RocksdbStore::Impl::commit_locked(const std::string& thread_id, rocksdb::WriteBatch& b,
                                                std::string_view op, const rdb::ThreadMeta* meta,
-                                               const rocksdb::WriteOptions* wo) {
-  auto s = db->Write(wo != nullptr ? *wo : write_options, &b);
+                                               Durability durability) {
+  auto s = db->Write(durability == Durability::deferred ? deferred_write_options : write_options, &b);
   locked_writes.fetch_add(1, std::memory_order_release);
   if (!s.ok()) {
     stripe(thread_id).metas.erase(thread_id);  // read the row again, whatever the failure left
@@ -325,14 +326,14 @@ Result<void> RocksdbStore::Impl::commit_locked(const std::string& thread_id, roc
 
 Result<RunDispatch> RocksdbStore::Impl::transition_locked(const std::string& op, const RunDispatch& before,
                                                           rdb::ThreadMeta& meta, const Change& change,
-                                                          std::int64_t /*now_ms*/) {
+                                                          std::int64_t /*now_ms*/, Durability durability) {
   RunDispatch after = before;
   if (auto r = change(before, meta, after); !r) return r.error();
   rocksdb::WriteBatch b;
   const auto meta_before = meta;
   stage_dispatch(b, meta, &before, &after);
   stage_meta(b, before.thread_id, meta_before, meta);
-  if (auto r = commit_locked(before.thread_id, b, op, &meta); !r) {
+  if (auto r = commit_locked(before.thread_id, b, op, &meta, durability); !r) {
     meta = meta_before;
     return r.error();
   }
@@ -347,13 +348,15 @@ Result<RunDispatch> RocksdbStore::Impl::owned_locked(const char* op, const Fence
   switch (detail::check_fence(d, fence, meta.epoch)) {
     case detail::FenceVerdict::owned: return d;
     case detail::FenceVerdict::stale_epoch: {
+      // Deferred (see MailboxStore): the epoch that makes the claim stale is in the log before
+      // it, and whatever finds the claim next (a fenced write, reclaim, recovery) supersedes it.
       auto err = detail::fence_error(op, d, fence, meta.epoch);
       auto superseded = transition_locked(
           op, d, meta,
           [&](const RunDispatch&, const rdb::ThreadMeta& m, RunDispatch& after) {
             return after.mark_superseded_at_epoch(now_ms, m.epoch, kReasonClaimedStaleEpoch);
           },
-          now_ms);
+          now_ms, Durability::deferred);
       if (!superseded) return superseded.error();
       return err;
     }

@@ -50,9 +50,12 @@ public:
                                             std::int64_t now_ms) override;
   Result<RunDispatch> record_run_result(const Fence& fence, const RunDispatchResult& result,
                                         std::int64_t now_ms) override;
-  Result<RunDispatch> supersede_claimed(const Fence& fence, std::int64_t now_ms, const std::string& reason) override;
+  using MailboxStore::supersede_claimed;
+  Result<RunDispatch> supersede_claimed(const Fence& fence, std::int64_t now_ms, const std::string& reason,
+                                        Durability durability) override;
   Result<std::optional<RunDispatch>> cancel(const std::string& dispatch_id, std::int64_t now_ms) override;
-  Result<InterruptResult> interrupt(const std::string& thread_id, std::int64_t now_ms) override;
+  using MailboxStore::interrupt;
+  Result<InterruptResult> interrupt(const std::string& thread_id, std::int64_t now_ms, Durability durability) override;
   Result<std::vector<RunDispatch>> reclaim_expired_leases(std::int64_t now_ms, std::uint32_t limit) override;
   Result<std::uint64_t> current_epoch(const std::string& thread_id) override;
   Result<ThreadQueueState> thread_state(const std::string& thread_id) override;
@@ -69,9 +72,10 @@ public:
   Result<RunPage> list_runs(const std::string& thread_id, std::uint64_t offset, std::uint32_t limit) override;
   Result<RunPage> list_runs_by_status(RunStatus status, std::uint64_t offset, std::uint32_t limit) override;
   Result<std::optional<RunRecord>> reusable_waiting_run(const std::string& thread_id) override;
+  using ThreadRunStore::commit_run_append;
   Result<std::uint64_t> commit_run_append(const std::string& thread_id, const std::vector<Message>& messages,
                                           std::optional<std::uint64_t> expected_version, const RunRecord& run,
-                                          const Fence* fence, std::int64_t now_ms) override;
+                                          const Fence* fence, std::int64_t now_ms, Durability durability) override;
   Result<StepCommit> commit_run_step(const std::string& thread_id, const std::vector<Message>& messages,
                                      std::optional<std::uint64_t> expected_version, const RunRecord& run,
                                      const Fence& fence, const DispatchStep& step, std::int64_t now_ms) override;
@@ -116,7 +120,7 @@ private:
   Result<StepCommit> commit_run(const std::string& thread_id, const std::vector<Message>& messages,
                                 std::optional<std::uint64_t> expected_version, const RunRecord& run,
                                 const Fence* fence, const DispatchStep* step, const Enqueue* enqueue,
-                                std::int64_t now_ms);
+                                std::int64_t now_ms, Durability durability);
 
   std::unique_ptr<Impl> impl_;
 };

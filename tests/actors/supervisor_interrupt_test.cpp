@@ -31,9 +31,11 @@ public:
   void collect_garbage() override {}
   void thread_idle(const std::string&) override {}
 
-  Result<InterruptOutcome> interrupt(const std::string& thread_id, const std::string& reason) override {
+  Result<InterruptOutcome> interrupt(const std::string& thread_id, const std::string& reason,
+                                     Durability durability) override {
     std::unique_lock<std::mutex> lock(mu_);
     started_.push_back(thread_id + ":" + reason);
+    durabilities_.push_back(durability);
     ++running_;
     cv_.notify_all();
     cv_.wait(lock, [&] { return released_ > 0; });
@@ -58,6 +60,10 @@ public:
     std::lock_guard<std::mutex> lock(mu_);
     return started_;
   }
+  std::vector<Durability> durabilities() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return durabilities_;
+  }
   int running() {
     std::lock_guard<std::mutex> lock(mu_);
     return running_;
@@ -67,6 +73,7 @@ private:
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::string> started_;  // Guarded by mu_.
+  std::vector<Durability> durabilities_;  // Guarded by mu_.
   int running_ = 0;                   // Guarded by mu_.
   int released_ = 0;                  // Guarded by mu_.
   std::uint64_t epoch_ = 0;           // Guarded by mu_.
@@ -84,11 +91,12 @@ protected:
   }
 
   // Sends an interrupt request from its own thread; the future holds the answer.
-  std::future<Result<InterruptOutcome>> request(const std::string& thread_id, const std::string& reason) {
-    return std::async(std::launch::async, [this, thread_id, reason] {
+  std::future<Result<InterruptOutcome>> request(const std::string& thread_id, const std::string& reason,
+                                                bool deferred = false) {
+    return std::async(std::launch::async, [this, thread_id, reason, deferred] {
       Result<InterruptOutcome> answer = internal_error("no answer");
       caf::scoped_actor self{system_};
-      self->request(supervisor_, 10s, interrupt_atom::value, thread_id, reason)
+      self->request(supervisor_, 10s, interrupt_atom::value, thread_id, reason, deferred)
           .receive([&](const InterruptOutcome& o) { answer = o; },
                    [&](const caf::error& e) { answer = from_caf_error(e); });
       return answer;
@@ -149,6 +157,18 @@ TEST_F(SupervisorInterruptTest, AFailedInterruptAnswersWithItsErrorAndTheNextOne
   ASSERT_TRUE(port_.wait_started(2));
   port_.release_one();
   EXPECT_TRUE(next.get());
+}
+
+TEST_F(SupervisorInterruptTest, EachInterruptReachesTheEngineWithTheDurabilityItAskedFor) {
+  auto synced = request("t1", "synced", false);
+  ASSERT_TRUE(port_.wait_started(1));
+  auto deferred = request("t1", "deferred", true);
+  port_.release_one();
+  ASSERT_TRUE(port_.wait_started(2));
+  port_.release_one();
+  EXPECT_TRUE(synced.get());
+  EXPECT_TRUE(deferred.get());
+  EXPECT_EQ(port_.durabilities(), (std::vector<Durability>{Durability::synced, Durability::deferred}));
 }
 
 TEST_F(SupervisorInterruptTest, AnInterruptAfterThePoolStoppedIsRefusedAtOnce) {

@@ -156,6 +156,43 @@ TEST_F(MailboxSubmitTest, ForegroundInterruptsActiveRunAndSupersedesQueuedWork) 
   EXPECT_TRUE(answered);
 }
 
+TEST_F(MailboxSubmitTest, AForegroundInterruptLeavesTheFsyncToItsEnqueueAndInterruptThreadSyncs) {
+  start();
+  auto ok_count = [&](const std::string& op) {
+    const std::string text = mailbox_->metrics_text();
+    const std::string key = "mailbox_operations_total{operation=\"" + op + "\",result=\"ok\"} ";
+    auto at = text.find(key);
+    return at == std::string::npos ? 0.0 : std::stod(text.substr(at + key.size()));
+  };
+  // A foreground submit's epoch bump, and the release and close of the run it stops, are
+  // deferred writes: the submit's own enqueue is synced and carries them to the disk. Both
+  // runs block, so every write counted below is the submits' and the interrupted run's.
+  auto first = mailbox_->submit(request("t1", "block"));
+  ASSERT_TRUE(first) << describe(first.error());
+  auto second = mailbox_->submit(request("t1", "block"));
+  ASSERT_TRUE(second) << describe(second.error());
+  collect(first->events);
+  ASSERT_TRUE(run_done(store_, first->result.run_id));  // closed before the submit returned
+  EXPECT_EQ(status_of(store_, first->result.dispatch_id), DispatchStatus::superseded);
+  EXPECT_EQ(ok_count("interrupt_deferred"), 1.0);
+  EXPECT_EQ(ok_count("interrupt"), 0.0);
+  // Released by the run, the interrupter or a fenced write of the run (the store's own
+  // deferred supersede), and closed, with no synced write.
+  EXPECT_LE(ok_count("supersede_claimed_deferred"), 1.0);
+  EXPECT_EQ(ok_count("supersede_claimed"), 0.0);
+  EXPECT_EQ(ok_count("commit_run_append"), 0.0) << mailbox_->metrics_text();
+  EXPECT_EQ(ok_count("commit_run_append_deferred"), 1.0);  // the close of the interrupted run
+  EXPECT_EQ(ok_count("commit_run_enqueue"), 2.0);          // the two submits, synced
+
+  // interrupt_thread answers its caller with nothing synced after it: its epoch bump is synced.
+  auto interrupted = mailbox_->interrupt_thread("t1");
+  ASSERT_TRUE(interrupted) << describe(interrupted.error());
+  EXPECT_EQ(interrupted->cancelled_run_id, second->result.run_id);
+  EXPECT_EQ(ok_count("interrupt"), 1.0);
+  EXPECT_EQ(ok_count("interrupt_deferred"), 1.0);
+  ASSERT_TRUE(eventually([&] { return run_done(store_, second->result.run_id); }));
+}
+
 TEST_F(MailboxSubmitTest, BackgroundRunsInOrderPerThreadAndInParallelAcrossThreads) {
   start();
   std::map<std::string, std::vector<std::string>> submitted;

@@ -41,11 +41,12 @@ public:
   Result<std::optional<RunRecord>> reusable_waiting_run(const std::string& t) override {
     return inner_.reusable_waiting_run(t);
   }
+  using ThreadRunStore::commit_run_append;
   Result<std::uint64_t> commit_run_append(const std::string& t, const std::vector<Message>& ms,
                                           std::optional<std::uint64_t> v, const RunRecord& run, const Fence* f,
-                                          std::int64_t now) override {
+                                          std::int64_t now, Durability d) override {
     intrude(t, now);
-    return inner_.commit_run_append(t, ms, v, run, f, now);
+    return inner_.commit_run_append(t, ms, v, run, f, now, d);
   }
   Result<StepCommit> commit_run_enqueue(const std::string& t, const std::vector<Message>& ms,
                                         std::optional<std::uint64_t> v, const RunRecord& run, const RunDispatch& d,

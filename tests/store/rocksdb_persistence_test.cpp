@@ -295,16 +295,18 @@ protected:
       return side.store->record_run_result(side.fence(id), res, now_ms);
     };
   }
-  static auto supersede_claimed(std::string id, std::int64_t now_ms) {
-    return [id = std::move(id), now_ms](Side& side) {
-      return side.store->supersede_claimed(side.fence(id), now_ms, "superseded before execution start");
+  static auto supersede_claimed(std::string id, std::int64_t now_ms, Durability durability = Durability::synced) {
+    return [id = std::move(id), now_ms, durability](Side& side) {
+      return side.store->supersede_claimed(side.fence(id), now_ms, "superseded before execution start", durability);
     };
   }
   static auto cancel(std::string id, std::int64_t now_ms) {
     return [id = std::move(id), now_ms](Side& side) { return side.store->cancel(id, now_ms); };
   }
-  static auto interrupt(std::string thread_id, std::int64_t now_ms) {
-    return [thread_id = std::move(thread_id), now_ms](Side& side) { return side.store->interrupt(thread_id, now_ms); };
+  static auto interrupt(std::string thread_id, std::int64_t now_ms, Durability durability = Durability::synced) {
+    return [thread_id = std::move(thread_id), now_ms, durability](Side& side) {
+      return side.store->interrupt(thread_id, now_ms, durability);
+    };
   }
   static auto reclaim(std::int64_t now_ms) {
     return [now_ms](Side& side) { return side.store->reclaim_expired_leases(now_ms, 100); };
@@ -314,12 +316,13 @@ protected:
   }
   // An unfenced commit, or one under the fence of `fenced_by` (a dispatch id).
   static auto commit(std::vector<Message> messages, std::optional<std::uint64_t> expected, RunRecord run,
-                     std::int64_t now_ms, std::optional<std::string> fenced_by = std::nullopt) {
-    return [messages = std::move(messages), expected, run = std::move(run), now_ms,
-            fenced_by = std::move(fenced_by)](Side& side) {
+                     std::int64_t now_ms, std::optional<std::string> fenced_by = std::nullopt,
+                     Durability durability = Durability::synced) {
+    return [messages = std::move(messages), expected, run = std::move(run), now_ms, fenced_by = std::move(fenced_by),
+            durability](Side& side) {
       const Fence fence = fenced_by ? side.fence(*fenced_by) : Fence{};
       return side.store->commit_run_append(run.thread_id, messages, expected, run, fenced_by ? &fence : nullptr,
-                                           now_ms);
+                                           now_ms, durability);
     };
   }
   static auto append_event(AgentEvent event, std::optional<std::string> fenced_by = std::nullopt) {
@@ -401,7 +404,8 @@ TEST_F(RocksdbPersistenceTest, InterruptsAndSupersedesSurviveReopen) {
 
 TEST_F(RocksdbPersistenceTest, DedupeKeysAndQueueBoundsSurviveReopen) {
   scope_ = {{"t-1"}, {"d-1", "d-2", "d-3", "d-4"}, {}};
-  const EnqueueOptions one{1};
+  EnqueueOptions one;
+  one.max_queued_per_thread = 1;
   auto keyed = [](const std::string& id) {
     RunDispatch d = make_dispatch(id, "t-1");
     d.dedupe_key = "key";
@@ -453,6 +457,20 @@ TEST_F(RocksdbSyncedPersistenceTest, SyncedWritesSurviveReopen) {
   step("claim", claim("t-1", kT0 + 1));
   step("append an event", append_event(text_event("t-1", "r-1", "x", kT0 + 2), "d-1"));
   step("ack", ack("d-1", kT0 + 3));
+}
+
+// A deferred write skips its fsync but is in the log like any other: a clean reopen has it.
+TEST_F(RocksdbSyncedPersistenceTest, DeferredWritesSurviveReopen) {
+  scope_ = {{"t-1"}, {"d-1", "d-2"}, {"r-1"}};
+  step("commit", commit({user_message("m-1")}, 0, make_run("r-1"), kT0));
+  step("enqueue", enqueue(make_dispatch("d-1", "t-1", "r-1")));
+  step("claim", claim("t-1", kT0 + 1));
+  step("enqueue another", enqueue(make_dispatch("d-2", "t-1", "", kT0 + 2)));
+  step("deferred interrupt", interrupt("t-1", kT0 + 3, Durability::deferred));
+  step("deferred supersede of the stale claim", supersede_claimed("d-1", kT0 + 4, Durability::deferred));
+  step("deferred close",
+       commit({assistant_message("m-2")}, 1, make_run("r-1", "t-1", RunStatus::done, kT0s, kT0s + 5), kT0 + 5,
+              std::nullopt, Durability::deferred));
 }
 
 }  // namespace

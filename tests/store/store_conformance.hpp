@@ -24,6 +24,20 @@
 
 namespace mbx::store_tests {
 
+inline EnqueueOptions bounded_to(std::uint32_t max_queued_per_thread) {
+  EnqueueOptions options;
+  options.max_queued_per_thread = max_queued_per_thread;
+  return options;
+}
+
+inline InlineClaim inline_claim_by(std::string consumer, bool only_if_no_queued) {
+  InlineClaim claim;
+  claim.consumer = std::move(consumer);
+  claim.lease_ms = 30'000;
+  claim.only_if_no_queued = only_if_no_queued;
+  return claim;
+}
+
 // Everything a write on behalf of a dispatch could touch: the dispatch, its thread's committed
 // log, its run record and the run's event log. Equal footprints = nothing was written.
 struct Footprint {
@@ -528,7 +542,7 @@ TYPED_TEST_P(StoreConformance, EnqueueReusesDedupeKeyOnceHolderIsTerminal) {
 
 TYPED_TEST_P(StoreConformance, EnqueuePastQueueBoundIsQueueFull) {
   auto& s = this->store();
-  const EnqueueOptions bounded{2};
+  const EnqueueOptions bounded = bounded_to(2);
   ASSERT_TRUE(is_ok(s.enqueue(make_dispatch("d-1"), bounded)));
   ASSERT_TRUE(is_ok(s.enqueue(make_dispatch("d-2"), bounded)));
   EXPECT_TRUE(fails_with(s.enqueue(make_dispatch("d-3"), bounded), Errc::queue_full));
@@ -1106,6 +1120,36 @@ TYPED_TEST_P(StoreConformance, SupersedeClaimedOfQueuedOrUnknownDispatchFails) {
   EXPECT_TRUE(fails_with(s.supersede_claimed(Fence{"d-1", "token", 0}, kT0 + 1, "stale"), Errc::fenced));
   EXPECT_EQ(this->load("d-1"), queued);
   EXPECT_TRUE(fails_with(s.supersede_claimed(Fence{"d-unknown", "token", 0}, kT0 + 1, "stale"), Errc::not_found));
+}
+
+// The deferred overloads skip only the fsync: what they write and return is the same.
+TYPED_TEST_P(StoreConformance, DeferredWritesApplyAsSyncedOnesDo) {
+  auto& s = this->store();
+  const RunDispatch claimed = this->enqueue_claimed(make_dispatch("d-1", "t-1", "r-1"));
+  this->enqueue(make_dispatch("d-2", "t-1", "r-2", kT0 + 1));
+  auto interrupted = s.interrupt("t-1", kT0 + 2, Durability::deferred);
+  ASSERT_TRUE(is_ok(interrupted));
+  EXPECT_EQ(interrupted->new_epoch, 1u);
+  EXPECT_EQ(interrupted->superseded_count, 1u);
+  ASSERT_TRUE(interrupted->active_dispatch.has_value());
+  EXPECT_EQ(interrupted->active_dispatch->dispatch_id, "d-1");
+  EXPECT_EQ(this->load("d-2")->status, DispatchStatus::superseded);
+
+  auto superseded = s.supersede_claimed(Fence::of(claimed), kT0 + 3, "stale", Durability::deferred);
+  ASSERT_TRUE(is_ok(superseded));
+  EXPECT_EQ(*superseded, as_superseded(claimed, 1, "stale", kT0 + 3));
+  EXPECT_EQ(this->load("d-1"), *superseded);
+
+  auto version = s.commit_run_append("t-1", {user_message("m-1")}, 0, make_run("r-1", "t-1", RunStatus::running),
+                                     nullptr, kT0 + 4, Durability::deferred);
+  ASSERT_TRUE(is_ok(version));
+  EXPECT_EQ(*version, 1u);
+  auto run = s.load_run("r-1");
+  ASSERT_TRUE(is_ok(run) && run->has_value());
+  EXPECT_EQ((*run)->status, RunStatus::running);
+  auto message = s.load_message_record("t-1", "m-1");
+  ASSERT_TRUE(is_ok(message) && message->has_value());
+  EXPECT_EQ((*message)->seq, 1u);
 }
 
 // ---- cancel ----------------------------------------------------------------------------------
@@ -1855,7 +1899,7 @@ TYPED_TEST_P(StoreConformance, CommitRunEnqueueWritesTheRunItsMessagesAndItsDisp
   const RunRecord created = make_run("r-1");
   const RunDispatch dispatch = make_dispatch("d-1", "t-1", "r-1");
   auto committed = s.commit_run_enqueue("t-1", {user_message("m-1")}, 0, created, dispatch,
-                                        EnqueueOptions{2}, kT0);
+                                        bounded_to(2), kT0);
   ASSERT_TRUE(is_ok(committed)) << describe(committed.error());
   EXPECT_EQ(committed->version, 1u);
   EXPECT_EQ(committed->dispatch.status, DispatchStatus::queued);
@@ -1866,7 +1910,7 @@ TYPED_TEST_P(StoreConformance, CommitRunEnqueueWritesTheRunItsMessagesAndItsDisp
 
 TYPED_TEST_P(StoreConformance, CommitRunEnqueueClaimsInlineOnlyWhenTheThreadAllowsIt) {
   auto& s = this->store();
-  const InlineClaim claim{"consumer-a", 30'000, false};
+  const InlineClaim claim = inline_claim_by("consumer-a", false);
   // An idle thread: stored Claimed, with a token and a lease from now.
   auto first = s.commit_run_enqueue("t-1", {}, std::nullopt, make_run("r-1"), make_dispatch("d-1", "t-1", "r-1"),
                                     EnqueueOptions{0, claim}, kT0);
@@ -1886,7 +1930,7 @@ TYPED_TEST_P(StoreConformance, CommitRunEnqueueClaimsInlineOnlyWhenTheThreadAllo
   // foreground form claims it all the same (as claim_dispatch would).
   this->enqueue(make_dispatch("d-3", "t-2", "r-3"));
   auto third = s.commit_run_enqueue("t-2", {}, std::nullopt, make_run("r-4", "t-2"), make_dispatch("d-4", "t-2", "r-4"),
-                                    EnqueueOptions{0, InlineClaim{"consumer-a", 30'000, true}}, kT0 + 2);
+                                    EnqueueOptions{0, inline_claim_by("consumer-a", true)}, kT0 + 2);
   ASSERT_TRUE(is_ok(third));
   EXPECT_EQ(third->dispatch.status, DispatchStatus::queued);
   auto fourth = s.commit_run_enqueue("t-2", {}, std::nullopt, make_run("r-5", "t-2"), make_dispatch("d-5", "t-2", "r-5"),
@@ -1945,7 +1989,7 @@ TYPED_TEST_P(StoreConformance, CommitRunEnqueueThatIsRefusedWritesNoRunAndNoMess
   const auto version = this->version("t-1");
   // Past the queue bound.
   EXPECT_TRUE(fails_with(s.commit_run_enqueue("t-1", {user_message("m-1")}, version, make_run("r-1"),
-                                              make_dispatch("d-1", "t-1", "r-1"), EnqueueOptions{1}, kT0),
+                                              make_dispatch("d-1", "t-1", "r-1"), bounded_to(1), kT0),
                          Errc::queue_full));
   // A duplicate dispatch id.
   EXPECT_TRUE(fails_with(s.commit_run_enqueue("t-1", {user_message("m-1")}, version, make_run("r-1"),
@@ -2456,6 +2500,7 @@ REGISTER_TYPED_TEST_SUITE_P(StoreConformance,
                             SupersedeClaimedOfStaleClaimRaisesItsEpoch,
                             SupersedeClaimedWithWrongTokenIsFencedAndWritesNothing,
                             SupersedeClaimedOfQueuedOrUnknownDispatchFails,
+                            DeferredWritesApplyAsSyncedOnesDo,
                             CancelQueuedDispatch,
                             CancelClaimedDispatchReturnsNoneAndKeepsClaim,
                             CancelUnknownOrTerminalDispatchReturnsNone,
