@@ -402,13 +402,16 @@ struct Engine {
   }
 };
 
-// The write operations in mailbox_operations_total (result ok), summed by name. append_event is
-// the only unsynced one (RocksdbOptions::sync_events = false).
+// The write operations in mailbox_operations_total (result ok), summed by name. append_event
+// (RocksdbOptions::sync_events = false) and the deferred writes ("<op>_deferred": Durability)
+// are the unsynced ones.
 const std::vector<std::string> kWriteOps = {
     "enqueue",    "claim",         "claim_dispatch",    "ack",       "nack",      "dead_letter",
     "extend_lease", "record_dispatch_start", "record_run_result", "supersede_claimed", "cancel",
     "interrupt",  "reclaim_expired_leases", "purge_terminal", "commit_run_append", "commit_run_step",
     "commit_run_enqueue", "append_event"};
+
+bool unsynced_write(const std::string& op) { return op == "append_event" || op.ends_with("_deferred"); }
 
 std::map<std::string, double> write_ops(const std::string& metrics) {
   std::map<std::string, double> out;
@@ -420,7 +423,8 @@ std::map<std::string, double> write_ops(const std::string& metrics) {
     if (q == std::string::npos) continue;
     const std::string op = line.substr(prefix.size(), q - prefix.size());
     if (line.find("result=\"ok\"") == std::string::npos) continue;
-    if (std::find(kWriteOps.begin(), kWriteOps.end(), op) == kWriteOps.end()) continue;
+    const std::string base = op.ends_with("_deferred") ? op.substr(0, op.size() - 9) : op;
+    if (std::find(kWriteOps.begin(), kWriteOps.end(), base) == kWriteOps.end()) continue;
     out[op] += std::stod(line.substr(line.rfind(' ') + 1));
   }
   return out;
@@ -432,7 +436,7 @@ std::string writes_per_run(const std::string& metrics, std::size_t samples) {
   double synced = 0;
   std::string parts;
   for (const auto& [op, count] : write_ops(metrics)) {
-    if (op != "append_event") synced += count;
+    if (!unsynced_write(op)) synced += count;
     parts += (parts.empty() ? "" : ", ") + op + " " + num(count / n);
   }
   return "store writes per sample: " + num(synced / n) + " synced (" + parts + ")";
@@ -569,12 +573,12 @@ void throughput(const Flags& flags, long threads, bool sync) {
   double min_synced = 0, min_unsynced = 0, measured_synced = 0;
   std::string breakdown, minimum;
   for (const auto& [op, n] : calib) {
-    (op == "append_event" ? min_unsynced : min_synced) += n;
+    (unsynced_write(op) ? min_unsynced : min_synced) += n;
     minimum += (minimum.empty() ? "" : ", ") + op + " " + num(n);
   }
   for (const auto& [op, total_n] : ops) {
     const double n = total_n - (calib.count(op) ? calib.at(op) : 0.0);
-    if (op != "append_event") measured_synced += n;
+    if (!unsynced_write(op)) measured_synced += n;
     breakdown += (breakdown.empty() ? "" : ", ") + op + " " + num(n / static_cast<double>(std::max<std::uint64_t>(done, 1)));
   }
   const double per_run_synced = min_synced, per_run_unsynced = min_unsynced;
