@@ -38,8 +38,8 @@ Result<RunDispatch> InstrumentedStore::enqueue(const RunDispatch& d, const Enque
   return timed(metrics_, "enqueue", [&] { return inner_.enqueue(d, o); });
 }
 Result<std::vector<RunDispatch>> InstrumentedStore::claim(const std::string& t, const std::string& c, std::int64_t l,
-                                                          std::int64_t n, std::uint32_t lim) {
-  return timed(metrics_, "claim", [&] { return inner_.claim(t, c, l, n, lim); });
+                                                          std::int64_t n, std::uint32_t lim, Durability d) {
+  return timed(metrics_, op_name("claim", d), [&] { return inner_.claim(t, c, l, n, lim, d); });
 }
 Result<std::optional<RunDispatch>> InstrumentedStore::claim_dispatch(const std::string& id, const std::string& c,
                                                                      std::int64_t l, std::int64_t n) {
@@ -126,8 +126,10 @@ Result<std::uint64_t> InstrumentedStore::commit_run_append(const std::string& t,
 }
 Result<StepCommit> InstrumentedStore::commit_run_step(const std::string& t, const std::vector<Message>& m,
                                                       std::optional<std::uint64_t> v, const RunRecord& r,
-                                                      const Fence& f, const DispatchStep& step, std::int64_t n) {
-  return timed(metrics_, "commit_run_step", [&] { return inner_.commit_run_step(t, m, v, r, f, step, n); });
+                                                      const Fence& f, const DispatchStep& step, std::int64_t n,
+                                                      Durability d) {
+  return timed(metrics_, op_name("commit_run_step", d),
+               [&] { return inner_.commit_run_step(t, m, v, r, f, step, n, d); });
 }
 Result<StepCommit> InstrumentedStore::commit_run_enqueue(const std::string& t, const std::vector<Message>& m,
                                                          std::optional<std::uint64_t> v, const RunRecord& r,

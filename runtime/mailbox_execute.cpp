@@ -138,7 +138,9 @@ private:
 Result<std::optional<RunDispatch>> Mailbox::Engine::claim_next(const std::string& thread_id) {
   if (stopping_.load()) return std::optional<RunDispatch>();
   std::lock_guard<std::mutex> lock(claim_lock(thread_id));
-  auto claimed = store_.claim(thread_id, config_.consumer_id, config_.lease_ms, now_ms(), 1);
+  // Deferred: nobody is told of this claim. Lost in a power loss, the dispatch is Queued again
+  // (no attempt spent); the run's first synced write (at the latest its end) makes it durable.
+  auto claimed = store_.claim(thread_id, config_.consumer_id, config_.lease_ms, now_ms(), 1, Durability::deferred);
   if (!claimed) {
     spdlog::warn("thread {}: claim failed: {}", thread_id, describe(claimed.error()));
     return claimed.error();
@@ -257,7 +259,10 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
       DispatchStep start;
       start.kind = DispatchStep::Kind::start;
       start.instance_id = run->instance_id;
-      auto committed = store_.commit_run_step(d.thread_id, synthetic, *version, record, fence, start, now_ms());
+      // Deferred like the claim: lost, the dispatch's claim is lost with it (the log keeps no
+      // write without the earlier ones), and the next attempt starts the run again.
+      auto committed =
+          store_.commit_run_step(d.thread_id, synthetic, *version, record, fence, start, now_ms(), Durability::deferred);
       if (committed) break;
       if (committed.error().code != Errc::conflict || attempt + 1 >= config_.append_retries) {
         spdlog::warn("run {}: start not recorded: {}", d.run_id, describe(committed.error()));

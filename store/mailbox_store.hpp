@@ -100,9 +100,15 @@ public:
   // available_at, created_at, dispatch id) unless the thread already has a Claimed one.
   // Queued dispatches behind the thread's epoch are superseded first. `limit` is accepted
   // for contract parity but a thread never has two Claimed dispatches: at most one is returned.
+  // Synced; the overload takes a Durability (deferred: the engine's claim of a thread's next
+  // dispatch, which nobody is told of; lost, the dispatch is simply Queued again).
+  [[nodiscard]] Result<std::vector<RunDispatch>> claim(const std::string& thread_id, const std::string& consumer,
+                                                       std::int64_t lease_ms, std::int64_t now_ms, std::uint32_t limit) {
+    return claim(thread_id, consumer, lease_ms, now_ms, limit, Durability::synced);
+  }
   [[nodiscard]] virtual Result<std::vector<RunDispatch>> claim(const std::string& thread_id, const std::string& consumer,
                                                                std::int64_t lease_ms, std::int64_t now_ms,
-                                                               std::uint32_t limit) = 0;
+                                                               std::uint32_t limit, Durability durability) = 0;
 
   // Claims that one dispatch, ignoring available_at (the inline path). Empty when it is
   // missing, not Queued, stale (then superseded), or its thread already has a Claimed one.

@@ -82,12 +82,20 @@ public:
   // commit_run_append and, in the same atomic write, `step` on the fence's dispatch (which must
   // run `run`). Errors: those of commit_run_append, and validation when the dispatch cannot
   // make the step; on any error nothing is written (a stale-epoch fence still supersedes the
-  // dispatch, as every fenced operation does).
+  // dispatch, as every fenced operation does). Synced; the overload takes a Durability
+  // (deferred: the engine's start of a claimed run, which the run's end write makes durable
+  // and which a new attempt redoes when it is lost).
+  [[nodiscard]] Result<StepCommit> commit_run_step(const std::string& thread_id, const std::vector<Message>& messages,
+                                                   std::optional<std::uint64_t> expected_version, const RunRecord& run,
+                                                   const Fence& fence, const DispatchStep& step, std::int64_t now_ms) {
+    return commit_run_step(thread_id, messages, expected_version, run, fence, step, now_ms, Durability::synced);
+  }
   [[nodiscard]] virtual Result<StepCommit> commit_run_step(const std::string& thread_id,
                                                            const std::vector<Message>& messages,
                                                            std::optional<std::uint64_t> expected_version,
                                                            const RunRecord& run, const Fence& fence,
-                                                           const DispatchStep& step, std::int64_t now_ms) = 0;
+                                                           const DispatchStep& step, std::int64_t now_ms,
+                                                           Durability durability) = 0;
 
   // commit_run_append (unfenced) and, in the same atomic write, enqueue(dispatch, options) of
   // the run's dispatch: a submit's preparation and its enqueue are one write. Errors: those of

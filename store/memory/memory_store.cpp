@@ -135,7 +135,8 @@ Result<RunDispatch> MemoryStore::check_enqueue_locked(const RunDispatch& dispatc
 }
 
 Result<std::vector<RunDispatch>> MemoryStore::claim(const std::string& thread_id, const std::string& consumer,
-                                                    std::int64_t lease_ms, std::int64_t now_ms, std::uint32_t limit) {
+                                                    std::int64_t lease_ms, std::int64_t now_ms, std::uint32_t limit,
+                                                    Durability /*nothing to sync*/) {
   if (limit == 0) return std::vector<RunDispatch>{};
   std::lock_guard<std::mutex> lock(mu_);
   auto& s = *state_;
@@ -484,7 +485,8 @@ Result<StepCommit> MemoryStore::commit_run_enqueue(const std::string& thread_id,
 
 Result<StepCommit> MemoryStore::commit_run_step(const std::string& thread_id, const std::vector<Message>& messages,
                                                 std::optional<std::uint64_t> expected_version, const RunRecord& run,
-                                                const Fence& fence, const DispatchStep& step, std::int64_t now_ms) {
+                                                const Fence& fence, const DispatchStep& step, std::int64_t now_ms,
+                                                Durability /*nothing to sync*/) {
   return commit_run(thread_id, messages, expected_version, run, &fence, &step, nullptr, nullptr, now_ms);
 }
 

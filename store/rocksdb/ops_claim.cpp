@@ -124,8 +124,8 @@ Result<std::optional<RunDispatch>> best_eligible_locked(RocksdbStore::Impl& m, c
 }  // namespace
 
 Result<std::vector<RunDispatch>> RocksdbStore::claim(const std::string& thread_id, const std::string& consumer,
-                                                     std::int64_t lease_ms, std::int64_t now_ms,
-                                                     std::uint32_t limit) {
+                                                     std::int64_t lease_ms, std::int64_t now_ms, std::uint32_t limit,
+                                                     Durability durability) {
   if (limit == 0 || !rdb::is_key_safe(thread_id)) return std::vector<RunDispatch>{};
   auto& m = *impl_;
   std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
@@ -148,7 +148,7 @@ Result<std::vector<RunDispatch>> RocksdbStore::claim(const std::string& thread_i
   }
   if (b.Count() == 0) return out;
   m.stage_meta(b, thread_id, meta_before, *meta);
-  if (auto r = m.commit_locked(thread_id, b, "claim", &*meta); !r) return r.error();
+  if (auto r = m.commit_locked(thread_id, b, "claim", &*meta, durability); !r) return r.error();
   return out;
 }
 

@@ -102,8 +102,9 @@ Result<StepCommit> RocksdbStore::commit_run_enqueue(const std::string& thread_id
 
 Result<StepCommit> RocksdbStore::commit_run_step(const std::string& thread_id, const std::vector<Message>& messages,
                                                  std::optional<std::uint64_t> expected_version, const RunRecord& run,
-                                                 const Fence& fence, const DispatchStep& step, std::int64_t now_ms) {
-  return commit_run(thread_id, messages, expected_version, run, &fence, &step, nullptr, now_ms, Durability::synced);
+                                                 const Fence& fence, const DispatchStep& step, std::int64_t now_ms,
+                                                 Durability durability) {
+  return commit_run(thread_id, messages, expected_version, run, &fence, &step, nullptr, now_ms, durability);
 }
 
 Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const std::vector<Message>& messages,

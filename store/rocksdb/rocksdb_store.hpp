@@ -35,8 +35,10 @@ public:
 
   // MailboxStore
   Result<RunDispatch> enqueue(const RunDispatch& dispatch, const EnqueueOptions& options) override;
+  using MailboxStore::claim;
   Result<std::vector<RunDispatch>> claim(const std::string& thread_id, const std::string& consumer,
-                                         std::int64_t lease_ms, std::int64_t now_ms, std::uint32_t limit) override;
+                                         std::int64_t lease_ms, std::int64_t now_ms, std::uint32_t limit,
+                                         Durability durability) override;
   Result<std::optional<RunDispatch>> claim_dispatch(const std::string& dispatch_id, const std::string& consumer,
                                                     std::int64_t lease_ms, std::int64_t now_ms) override;
   Result<std::vector<std::string>> queued_thread_ids(std::int64_t now_ms, std::uint32_t limit) override;
@@ -76,9 +78,11 @@ public:
   Result<std::uint64_t> commit_run_append(const std::string& thread_id, const std::vector<Message>& messages,
                                           std::optional<std::uint64_t> expected_version, const RunRecord& run,
                                           const Fence* fence, std::int64_t now_ms, Durability durability) override;
+  using ThreadRunStore::commit_run_step;
   Result<StepCommit> commit_run_step(const std::string& thread_id, const std::vector<Message>& messages,
                                      std::optional<std::uint64_t> expected_version, const RunRecord& run,
-                                     const Fence& fence, const DispatchStep& step, std::int64_t now_ms) override;
+                                     const Fence& fence, const DispatchStep& step, std::int64_t now_ms,
+                                     Durability durability) override;
   Result<StepCommit> commit_run_enqueue(const std::string& thread_id, const std::vector<Message>& messages,
                                         std::optional<std::uint64_t> expected_version, const RunRecord& run,
                                         const RunDispatch& dispatch, const EnqueueOptions& options,

@@ -171,16 +171,19 @@ TEST_F(MailboxLifecycleTest, ALostLeaseCancelsTheRunWithoutAckAndTheRetryRepairs
 class DyingStore final : public InstrumentedStore {
 public:
   DyingStore(Store& inner, Metrics& m) : InstrumentedStore(inner, m) {}
+  using InstrumentedStore::commit_run_step;
   Result<StepCommit> commit_run_step(const std::string& thread_id, const std::vector<Message>& messages,
                                      std::optional<std::uint64_t> expected_version, const RunRecord& record,
-                                     const Fence& fence, const DispatchStep& step, std::int64_t now_ms) override {
+                                     const Fence& fence, const DispatchStep& step, std::int64_t now_ms,
+                                     Durability durability) override {
     if (step.kind != DispatchStep::Kind::start && die_at_run_end.exchange(false))
       return store_error("simulated crash before the run's end was written");
     if (step.kind != DispatchStep::Kind::start && die_between_end_and_ack.exchange(false)) {
       std::ignore = InstrumentedStore::commit_run_append(thread_id, messages, expected_version, record, &fence, now_ms);
       return store_error("simulated crash between the run's end and its ack");
     }
-    return InstrumentedStore::commit_run_step(thread_id, messages, expected_version, record, fence, step, now_ms);
+    return InstrumentedStore::commit_run_step(thread_id, messages, expected_version, record, fence, step, now_ms,
+                                              durability);
   }
   std::atomic<bool> die_at_run_end{false};
   std::atomic<bool> die_between_end_and_ack{false};

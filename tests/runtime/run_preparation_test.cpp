@@ -67,10 +67,11 @@ public:
       std::ignore = inner_.commit_run_append(t, {m}, *version, other, nullptr, now);  // test setup
     }
   }
+  using ThreadRunStore::commit_run_step;
   Result<StepCommit> commit_run_step(const std::string& t, const std::vector<Message>& ms, std::optional<std::uint64_t> v,
-                                     const RunRecord& run, const Fence& f, const DispatchStep& step,
-                                     std::int64_t now) override {
-    return inner_.commit_run_step(t, ms, v, run, f, step, now);
+                                     const RunRecord& run, const Fence& f, const DispatchStep& step, std::int64_t now,
+                                     Durability d) override {
+    return inner_.commit_run_step(t, ms, v, run, f, step, now, d);
   }
   Result<std::uint64_t> committed_version(const std::string& t) override { return inner_.committed_version(t); }
   Result<std::vector<MessageRecord>> load_committed_messages(const std::string& t, std::uint64_t f,

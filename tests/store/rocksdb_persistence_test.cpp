@@ -461,7 +461,7 @@ TEST_F(RocksdbSyncedPersistenceTest, SyncedWritesSurviveReopen) {
 
 // A deferred write skips its fsync but is in the log like any other: a clean reopen has it.
 TEST_F(RocksdbSyncedPersistenceTest, DeferredWritesSurviveReopen) {
-  scope_ = {{"t-1"}, {"d-1", "d-2"}, {"r-1"}};
+  scope_ = {{"t-1"}, {"d-1", "d-2", "d-3"}, {"r-1"}};
   step("commit", commit({user_message("m-1")}, 0, make_run("r-1"), kT0));
   step("enqueue", enqueue(make_dispatch("d-1", "t-1", "r-1")));
   step("claim", claim("t-1", kT0 + 1));
@@ -471,6 +471,10 @@ TEST_F(RocksdbSyncedPersistenceTest, DeferredWritesSurviveReopen) {
   step("deferred close",
        commit({assistant_message("m-2")}, 1, make_run("r-1", "t-1", RunStatus::done, kT0s, kT0s + 5), kT0 + 5,
               std::nullopt, Durability::deferred));
+  step("enqueue at the new epoch", enqueue(make_dispatch("d-3", "t-1", "", kT0 + 6)));
+  step("deferred claim", [](Side& side) {
+    return side.store->claim("t-1", "consumer-a", kLeaseMs, kT0 + 7, 1, Durability::deferred);
+  });
 }
 
 }  // namespace

@@ -1150,6 +1150,21 @@ TYPED_TEST_P(StoreConformance, DeferredWritesApplyAsSyncedOnesDo) {
   auto message = s.load_message_record("t-1", "m-1");
   ASSERT_TRUE(is_ok(message) && message->has_value());
   EXPECT_EQ((*message)->seq, 1u);
+
+  this->enqueue(make_dispatch("d-3", "t-2", "r-3", kT0 + 5));
+  auto next = s.claim("t-2", "consumer-a", 30'000, kT0 + 6, 1, Durability::deferred);
+  ASSERT_TRUE(is_ok(next));
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ(next->front().status, DispatchStatus::claimed);
+  EXPECT_EQ(this->load("d-3"), next->front());
+  DispatchStep start;
+  start.kind = DispatchStep::Kind::start;
+  start.instance_id = "inst-3";
+  auto started = s.commit_run_step("t-2", {}, 0, make_run("r-3", "t-2", RunStatus::running),
+                                   Fence::of(next->front()), start, kT0 + 7, Durability::deferred);
+  ASSERT_TRUE(is_ok(started));
+  EXPECT_EQ(started->dispatch.dispatch_instance_id, "inst-3");
+  EXPECT_EQ(this->load("d-3"), started->dispatch);
 }
 
 // ---- cancel ----------------------------------------------------------------------------------
