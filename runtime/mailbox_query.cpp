@@ -21,7 +21,10 @@ Result<std::optional<RunRecord>> Mailbox::Engine::active_run(const std::string& 
     if (claimed->items.empty()) return std::optional<RunRecord>();
     run_id = claimed->items.front().run_id;
   }
-  return store_.load_run(run_id);
+  // A run whose end is written is no longer active, though its thread lets go of it a moment later.
+  auto run = store_.load_run(run_id);
+  if (run && *run && (*run)->status == RunStatus::done) return std::optional<RunRecord>();
+  return run;
 }
 
 Result<std::shared_ptr<const ThreadContext>> Mailbox::Engine::thread_context(const std::string& thread_id) {
