@@ -148,7 +148,8 @@ Result<std::vector<RunDispatch>> RocksdbStore::claim(const std::string& thread_i
   }
   if (b.Count() == 0) return out;
   m.stage_meta(b, thread_id, meta_before, *meta);
-  if (auto r = m.commit_locked(thread_id, b, "claim", &*meta); !r) return r.error();
+  if (auto r = m.commit_locked(thread_id, b, "claim", &*meta, out.empty() ? nullptr : &out.front()); !r)
+    return r.error();
   return out;
 }
 

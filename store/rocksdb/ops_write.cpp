@@ -99,7 +99,7 @@ Result<InterruptResult> RocksdbStore::interrupt(const std::string& thread_id, st
     return true;
   });
   if (!meta->claimed.empty()) {
-    auto active = m.get_dispatch(meta->claimed);
+    auto active = m.get_dispatch_locked(thread_id, meta->claimed);
     if (!active) return active.error();
     if (!*active) return store_error("interrupt: thread meta names missing claimed dispatch '" + meta->claimed + "'");
     out.active_dispatch = std::move(**active);

@@ -155,8 +155,12 @@ Result<DispatchCounts> RocksdbStore::Impl::read_counts(const rocksdb::Snapshot* 
 
 // ---- locks and reads ---------------------------------------------------------------------------
 
+std::size_t RocksdbStore::Impl::stripe_index(std::string_view thread_id) const {
+  return std::hash<std::string_view>{}(thread_id) % kThreadStripes;
+}
+
 RocksdbStore::Impl::Stripe& RocksdbStore::Impl::stripe(std::string_view thread_id) {
-  return thread_stripes[std::hash<std::string_view>{}(thread_id) % kThreadStripes];
+  return thread_stripes[stripe_index(thread_id)];
 }
 
 RocksdbStore::Impl::EventStripe& RocksdbStore::Impl::event_stripe(std::string_view run_id) {
@@ -237,7 +241,23 @@ Result<rdb::ThreadMeta> RocksdbStore::Impl::get_meta_locked(const std::string& t
   return meta;
 }
 
+Result<std::optional<RunDispatch>> RocksdbStore::Impl::get_dispatch_locked(const std::string& thread_id,
+                                                                           const std::string& dispatch_id) {
+  // An entry of this stripe's cache is the stored record of a dispatch whose thread hashes to
+  // this stripe, whose lock the caller holds: current.
+  if (const auto* cached = stripe(thread_id).claimed.find(dispatch_id)) return std::optional<RunDispatch>{*cached};
+  return get_dispatch(dispatch_id);
+}
+
 Result<RocksdbStore::Impl::LockedDispatch> RocksdbStore::Impl::lock_dispatch(const std::string& dispatch_id) {
+  const auto hint = claim_hints[std::hash<std::string_view>{}(dispatch_id) % kClaimHints].load(std::memory_order_relaxed);
+  if (hint != 0) {
+    auto& s = thread_stripes[hint - 1];
+    std::unique_lock<std::mutex> lock(s.mu);
+    // Found: the stored record of a dispatch of one of this stripe's threads (ClaimedCache), and
+    // every write of it holds this lock. Not found: the hint was stale or shared.
+    if (const auto* cached = s.claimed.find(dispatch_id)) return LockedDispatch{std::move(lock), *cached};
+  }
   const auto seen = locked_writes.load(std::memory_order_acquire);
   auto d = get_dispatch(dispatch_id);
   if (!d) return d.error();
@@ -263,6 +283,8 @@ void RocksdbStore::Impl::stage_dispatch(rocksdb::WriteBatch& b, rdb::ThreadMeta&
   using Entries = std::vector<std::pair<std::string, std::string>>;
   const Entries old_entries = before != nullptr ? dispatch_index_entries(*before) : Entries{};
   const Entries new_entries = after != nullptr ? dispatch_index_entries(*after) : Entries{};
+  // The dispatch row is written below: its cached record (if any) goes until the commit.
+  if (const auto* d = after != nullptr ? after : before) stripe(d->thread_id).claimed.erase(d->dispatch_id);
   const auto find = [](const Entries& in, const std::string& key) {
     return std::find_if(in.begin(), in.end(), [&](const auto& e) { return e.first == key; });
   };
@@ -312,14 +334,21 @@ void RocksdbStore::Impl::stage_meta(rocksdb::WriteBatch& b, const std::string& t
 
 Result<void> RocksdbStore::Impl::commit_locked(const std::string& thread_id, rocksdb::WriteBatch& b,
                                                std::string_view op, const rdb::ThreadMeta* meta,
-                                               const rocksdb::WriteOptions* wo) {
+                                               const RunDispatch* dispatch, const rocksdb::WriteOptions* wo) {
   auto s = db->Write(wo != nullptr ? *wo : write_options, &b);
   locked_writes.fetch_add(1, std::memory_order_release);
+  const auto index = stripe_index(thread_id);
+  auto& st = thread_stripes[index];
   if (!s.ok()) {
-    stripe(thread_id).metas.erase(thread_id);  // read the row again, whatever the failure left
+    st.metas.erase(thread_id);  // read the row again, whatever the failure left
     return to_error(s, op);
   }
-  if (meta != nullptr) stripe(thread_id).metas.put(thread_id, *meta);
+  if (meta != nullptr) st.metas.put(thread_id, *meta);
+  if (dispatch != nullptr && dispatch->status == DispatchStatus::claimed && dispatch->thread_id == thread_id) {
+    st.claimed.put(*dispatch);
+    claim_hints[std::hash<std::string_view>{}(dispatch->dispatch_id) % kClaimHints].store(
+        static_cast<std::uint16_t>(index + 1), std::memory_order_relaxed);
+  }
   return {};
 }
 
@@ -332,7 +361,7 @@ Result<RunDispatch> RocksdbStore::Impl::transition_locked(const std::string& op,
   const auto meta_before = meta;
   stage_dispatch(b, meta, &before, &after);
   stage_meta(b, before.thread_id, meta_before, meta);
-  if (auto r = commit_locked(before.thread_id, b, op, &meta); !r) {
+  if (auto r = commit_locked(before.thread_id, b, op, &meta, &after); !r) {
     meta = meta_before;
     return r.error();
   }
