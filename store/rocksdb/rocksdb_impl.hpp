@@ -36,7 +36,8 @@
 
 namespace mbx {
 
-// The index entries (key, value) a dispatch owns in its current state.
+// The index entries (key, value) a dispatch owns in its current state (verify();
+// stage_dispatch stages the same entries kind by kind).
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> dispatch_index_entries(const RunDispatch& d);
 
 // The only rocksdb::Status -> Error mapping (status.cpp).
