@@ -1,7 +1,7 @@
-// The RocksDB store's hand-written row encoders (RunDispatch, ThreadMeta) write exactly what
-// CAF's binary serialization of the same record writes, and the rows read back as written:
-// records with every field set, with every optional empty, and with strings long enough for a
-// two-byte size.
+// The RocksDB store's hand-written row codec (RunDispatch, ThreadMeta) writes exactly what CAF's
+// binary serialization of the same record writes, and reads rows as CAF does: records with
+// every field set, with every optional empty, and with strings long enough for two- and
+// three-byte sizes; truncated, padded and corrupted rows are refused or read alike.
 #include "store/rocksdb/codec.hpp"
 #include "tests/messages/samples.hpp"
 
@@ -41,6 +41,38 @@ TEST(RocksdbCodecTest, RunDispatchRowsAreCafsSerialization) {
   }
 }
 
+// Both decoders on one row: both refuse it, or both read the same record.
+template <class T>
+::testing::AssertionResult decoders_agree(const std::string& row) {
+  T mine;
+  T caf;
+  const auto a = rdb::decode(row, mine);
+  const auto b = rdb::decode_with_caf(row, caf);
+  if (a.has_value() != b.has_value())
+    return ::testing::AssertionFailure() << "hand-written " << (a ? "reads" : "refuses") << " a row CAF "
+                                         << (b ? "reads" : "refuses");
+  if (a && !(mine == caf)) return ::testing::AssertionFailure() << "the two read different records";
+  return ::testing::AssertionSuccess();
+}
+
+TEST(RocksdbCodecTest, RunDispatchRowsAreReadAsCafReadsThem) {
+  const auto row = rdb::encode(samples::full_run_dispatch());
+  RunDispatch d;
+  for (std::size_t n = 0; n < row.size(); ++n) {
+    EXPECT_FALSE(rdb::decode(row.substr(0, n), d)) << "truncated to " << n;
+    EXPECT_TRUE(decoders_agree<RunDispatch>(row.substr(0, n))) << "truncated to " << n;
+  }
+  EXPECT_FALSE(rdb::decode(row + '\0', d));
+  EXPECT_TRUE(decoders_agree<RunDispatch>(row + '\0'));
+  for (std::size_t at = 0; at < row.size(); ++at) {
+    for (const char c : {'\x00', '\x01', '\x06', '\x7f', '\x80', '\xff'}) {
+      auto corrupt = row;
+      corrupt[at] = c;
+      EXPECT_TRUE(decoders_agree<RunDispatch>(corrupt)) << "byte " << at << " set to " << static_cast<int>(c);
+    }
+  }
+}
+
 TEST(RocksdbCodecTest, ThreadMetaRowsAreCafsSerialization) {
   rdb::ThreadMeta full;
   full.epoch = 3;
@@ -57,6 +89,8 @@ TEST(RocksdbCodecTest, ThreadMetaRowsAreCafsSerialization) {
     rdb::ThreadMeta back;
     ASSERT_TRUE(rdb::decode(row, back));
     EXPECT_EQ(back, meta);
+    for (std::size_t n = 0; n < row.size(); ++n) EXPECT_TRUE(decoders_agree<rdb::ThreadMeta>(row.substr(0, n))) << n;
+    EXPECT_TRUE(decoders_agree<rdb::ThreadMeta>(row + 'x'));
   }
 }
 
