@@ -89,7 +89,7 @@ Result<InterruptResult> RocksdbStore::interrupt(const std::string& thread_id, st
   const auto prefix = rdb::queued_prefix(thread_id);
   auto scanned = m.scan(rdb::kIndexCf, prefix, [&](std::string_view key, std::string_view) {
     const std::string id(key.substr(prefix.size() + 1 + 8 + 8));
-    auto d = m.get_dispatch(id);
+    auto d = m.get_dispatch_locked(thread_id, id);
     if (!d || !*d) {
       failure = d ? store_error("interrupt: queued index names missing dispatch '" + id + "'") : d.error();
       failed = true;

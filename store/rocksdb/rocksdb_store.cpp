@@ -245,18 +245,18 @@ Result<std::optional<RunDispatch>> RocksdbStore::Impl::get_dispatch_locked(const
                                                                            const std::string& dispatch_id) {
   // An entry of this stripe's cache is the stored record of a dispatch whose thread hashes to
   // this stripe, whose lock the caller holds: current.
-  if (const auto* cached = stripe(thread_id).claimed.find(dispatch_id)) return std::optional<RunDispatch>{*cached};
+  if (const auto* cached = stripe(thread_id).live.find(dispatch_id)) return std::optional<RunDispatch>{*cached};
   return get_dispatch(dispatch_id);
 }
 
 Result<RocksdbStore::Impl::LockedDispatch> RocksdbStore::Impl::lock_dispatch(const std::string& dispatch_id) {
-  const auto hint = claim_hints[std::hash<std::string_view>{}(dispatch_id) % kClaimHints].load(std::memory_order_relaxed);
+  const auto hint = live_hints[std::hash<std::string_view>{}(dispatch_id) % kLiveHints].load(std::memory_order_relaxed);
   if (hint != 0) {
     auto& s = thread_stripes[hint - 1];
     std::unique_lock<std::mutex> lock(s.mu);
-    // Found: the stored record of a dispatch of one of this stripe's threads (ClaimedCache), and
-    // every write of it holds this lock. Not found: the hint was stale or shared.
-    if (const auto* cached = s.claimed.find(dispatch_id)) return LockedDispatch{std::move(lock), *cached};
+    // Found: the stored record of a dispatch of one of this stripe's threads (LiveDispatchCache),
+    // and every write of it holds this lock. Not found: the hint was stale or shared.
+    if (const auto* cached = s.live.find(dispatch_id)) return LockedDispatch{std::move(lock), *cached};
   }
   const auto seen = locked_writes.load(std::memory_order_acquire);
   auto d = get_dispatch(dispatch_id);
@@ -303,7 +303,7 @@ void RocksdbStore::Impl::stage_dispatch(rocksdb::WriteBatch& b, rdb::ThreadMeta&
   // overwritten, and the counters move only when the status does. The entries are those of
   // dispatch_index_entries, compared kind by kind (each kind has its own first key byte).
   // The dispatch row is written below: its cached record (if any) goes until the commit.
-  if (const auto* d = after != nullptr ? after : before) stripe(d->thread_id).claimed.erase(d->dispatch_id);
+  if (const auto* d = after != nullptr ? after : before) stripe(d->thread_id).live.erase(d->dispatch_id);
   auto* index = cf[rdb::kIndexCf];
   const auto status_is = [](const RunDispatch* d, DispatchStatus s) { return d != nullptr && d->status == s; };
   const auto terminal = [](const RunDispatch* d) { return d != nullptr && is_terminal(d->status); };
@@ -413,9 +413,9 @@ Result<void> RocksdbStore::Impl::commit_locked(const std::string& thread_id, roc
     return to_error(s, op);
   }
   if (meta != nullptr) st.metas.put(thread_id, *meta);
-  if (dispatch != nullptr && dispatch->status == DispatchStatus::claimed && dispatch->thread_id == thread_id) {
-    st.claimed.put(*dispatch);
-    claim_hints[std::hash<std::string_view>{}(dispatch->dispatch_id) % kClaimHints].store(
+  if (dispatch != nullptr && !is_terminal(dispatch->status) && dispatch->thread_id == thread_id) {
+    st.live.put(*dispatch);
+    live_hints[std::hash<std::string_view>{}(dispatch->dispatch_id) % kLiveHints].store(
         static_cast<std::uint16_t>(index + 1), std::memory_order_relaxed);
   }
   return {};

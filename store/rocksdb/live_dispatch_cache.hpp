@@ -1,12 +1,13 @@
-// ClaimedCache: the records of the Claimed dispatches one lock stripe of RocksdbStore wrote
-// last, so a fenced write on a running dispatch (ack, nack, lease extension, run start and
-// result, a fenced append or event) checks its fence and stages its transition without reading
-// and decoding the dispatch row. Bounded: kSlots entries per stripe, the least recently used one
-// is replaced; only Claimed records are put. Not thread-safe: each stripe's cache is guarded by
-// that stripe's mutex, and RocksdbStore (the only writer of the rows, in-process) keeps it in
-// step with the database: staging any write of a dispatch row drops its entry, and a committed
-// write of a Claimed record puts it back (rocksdb_impl.hpp). So an entry is always the stored
-// record, of a dispatch whose thread hashes to this stripe. Empty when the store opens.
+// LiveDispatchCache: the records of the live (Queued or Claimed) dispatches one lock stripe of
+// RocksdbStore wrote last, so a fenced write on a running dispatch (ack, nack, lease extension,
+// run start and result, a fenced append or event) checks its fence and stages its transition,
+// and a claim takes the head of its thread's queue, without reading and decoding the dispatch
+// row. Bounded: kSlots entries per stripe, the least recently used one is replaced; only live
+// records are put. Not thread-safe: each stripe's cache is guarded by that stripe's mutex, and
+// RocksdbStore (the only writer of the rows, in-process) keeps it in step with the database:
+// staging any write of a dispatch row drops its entry, and a committed write of a live record
+// puts it back (rocksdb_impl.hpp). So an entry is always the stored record, of a dispatch whose
+// thread hashes to this stripe. Empty when the store opens.
 #pragma once
 
 #include "messages/run_dispatch.hpp"
@@ -18,7 +19,7 @@
 
 namespace mbx::rdb {
 
-class ClaimedCache {
+class LiveDispatchCache {
 public:
   // Two records per stripe: 8 192 in all, about 4 MB (a RunDispatch is about 500 bytes).
   static constexpr std::size_t kSlots = 2;
@@ -34,8 +35,8 @@ public:
     return nullptr;
   }
 
-  // Remembers `record` (a Claimed dispatch) under its id, replacing the least recently used
-  // entry.
+  // Remembers `record` (a Queued or Claimed dispatch) under its id, replacing the least
+  // recently used entry.
   void put(const RunDispatch& record) {
     Slot* target = &slots_[0];
     for (auto& s : slots_) {

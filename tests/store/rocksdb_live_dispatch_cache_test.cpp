@@ -1,11 +1,12 @@
-// The RocksDB store's cache of Claimed dispatch records stays invisible: ClaimedCache on its
-// own, then every way a claimed dispatch changes or leaves its claim (ack, nack and a new claim,
-// lease extension, run start and result, a fenced append and step, an event, an interrupt,
-// supersede, lease reclaim, dead letter and purge with the id enqueued again on another thread,
-// an inline claim), on threads that share one lock stripe (more than its cache holds), against
-// the MemoryStore reference, with verify() (which checks each cached record against its row)
-// after every step and a reopen (empty cache) in the middle.
-#include "store/rocksdb/claimed_cache.hpp"
+// The RocksDB store's cache of live (Queued or Claimed) dispatch records stays invisible:
+// LiveDispatchCache on its own, then every way a live dispatch changes (claim, ack, nack and a
+// new claim, lease extension, run start and result, a fenced append and step, an event, an
+// interrupt of a thread with a claimed and a queued dispatch, cancel, supersede, lease reclaim,
+// dead letter and purge with the id enqueued again on another thread, an inline claim), on
+// threads that share one lock stripe (more than its cache holds), against the MemoryStore
+// reference, with verify() (which checks each cached record against its row) after every step
+// and a reopen (empty cache) in the middle.
+#include "store/rocksdb/live_dispatch_cache.hpp"
 #include "store/store.hpp"
 #include "tests/store/store_factories.hpp"
 
@@ -28,8 +29,8 @@ RunDispatch claimed_record(const std::string& id, const std::string& token) {
   return d;
 }
 
-TEST(ClaimedCacheTest, FindsWhatWasPutAndForgetsWhatWasErased) {
-  rdb::ClaimedCache cache;
+TEST(LiveDispatchCacheTest, FindsWhatWasPutAndForgetsWhatWasErased) {
+  rdb::LiveDispatchCache cache;
   EXPECT_EQ(cache.find("d-1"), nullptr);
   cache.put(claimed_record("d-1", "tok-1"));
   ASSERT_NE(cache.find("d-1"), nullptr);
@@ -43,9 +44,9 @@ TEST(ClaimedCacheTest, FindsWhatWasPutAndForgetsWhatWasErased) {
   EXPECT_EQ(entries, 0);
 }
 
-TEST(ClaimedCacheTest, ReplacesTheLeastRecentlyUsedEntryWhenFull) {
-  rdb::ClaimedCache cache;
-  for (std::size_t i = 0; i < rdb::ClaimedCache::kSlots; ++i)
+TEST(LiveDispatchCacheTest, ReplacesTheLeastRecentlyUsedEntryWhenFull) {
+  rdb::LiveDispatchCache cache;
+  for (std::size_t i = 0; i < rdb::LiveDispatchCache::kSlots; ++i)
     cache.put(claimed_record("d-" + std::to_string(i), "tok"));
   ASSERT_NE(cache.find("d-0"), nullptr);  // d-0 is now the most recently used
   cache.put(claimed_record("d-new", "tok"));
@@ -53,8 +54,8 @@ TEST(ClaimedCacheTest, ReplacesTheLeastRecentlyUsedEntryWhenFull) {
   ASSERT_NE(cache.find("d-new"), nullptr);
   int entries = 0;
   cache.for_each([&](const RunDispatch&) { ++entries; });
-  EXPECT_EQ(entries, static_cast<int>(rdb::ClaimedCache::kSlots));
-  if (rdb::ClaimedCache::kSlots > 1) {
+  EXPECT_EQ(entries, static_cast<int>(rdb::LiveDispatchCache::kSlots));
+  if (rdb::LiveDispatchCache::kSlots > 1) {
     EXPECT_EQ(cache.find("d-1"), nullptr);
   }
 }
@@ -151,11 +152,19 @@ void scenario(Subject& s, const std::vector<std::string>& threads) {
            id(4));
     s.note("extend 4 after step ack", s.store->extend_lease(*fences[4], kLeaseMs, ++s.now), id(4));
   }
-  // 5: the thread is interrupted; its writes are fenced (and supersede the claim).
+  // 5: the thread, with a queued dispatch behind the claimed one, is interrupted: the queued one
+  // is superseded, the claim's writes are fenced (and supersede it).
+  s.note("enqueue 5b", s.store->enqueue(make_dispatch("d-5b", threads[5], "r-5b", ++s.now), EnqueueOptions{}), "d-5b");
   s.note("interrupt 5", s.store->interrupt(threads[5], ++s.now), id(5));
+  s.note("claim 5 after interrupt", s.store->claim(threads[5], kConsumer, kLeaseMs, ++s.now, 1), "d-5b");
+  s.note("cancel 5b", s.store->cancel("d-5b", ++s.now), "d-5b");
   s.note("extend 5", s.store->extend_lease(*fences[5], kLeaseMs, ++s.now), id(5));
   s.note("ack 5", s.store->ack(*fences[5], ++s.now), id(5));
-  // 6: superseded by its owner; then fenced.
+  // 6: a queued dispatch behind the claim is cancelled; the claim is superseded by its owner,
+  // then fenced.
+  s.note("enqueue 6b", s.store->enqueue(make_dispatch("d-6b", threads[6], "r-6b", ++s.now), EnqueueOptions{}), "d-6b");
+  s.note("cancel 6b", s.store->cancel("d-6b", ++s.now), "d-6b");
+  s.note("cancel 6b again", s.store->cancel("d-6b", ++s.now), "d-6b");
   s.note("supersede 6", s.store->supersede_claimed(*fences[6], ++s.now, "test"), id(6));
   s.note("ack 6", s.store->ack(*fences[6], ++s.now), id(6));
   // The cache starts empty after a reopen; the claims of 7.. are still open.
@@ -184,10 +193,10 @@ void scenario(Subject& s, const std::vector<std::string>& threads) {
   if (inline10 && *inline10) s.note("ack 10", s.store->ack(Fence::of(**inline10), ++s.now), id(10));
 }
 
-TEST(RocksdbClaimedCacheTest, EveryChangeOfAClaimedDispatchAgreesWithTheModel) {
+TEST(RocksdbLiveDispatchCacheTest, EveryChangeOfALiveDispatchAgreesWithTheModel) {
   MemoryStoreFactory memory_factory;
   RocksdbStoreFactory rocksdb_factory;
-  const auto threads = threads_on_one_stripe(4 * rdb::ClaimedCache::kSlots + 3);
+  const auto threads = threads_on_one_stripe(4 * rdb::LiveDispatchCache::kSlots + 3);
   ASSERT_GE(threads.size(), 11U);
   Subject model{memory_factory.open(), [&](std::unique_ptr<Store>& s) { memory_factory.reopen(s); }};
   Subject store{rocksdb_factory.open(), [&](std::unique_ptr<Store>& s) { rocksdb_factory.reopen(s); }, true};
