@@ -92,11 +92,12 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::open(const RocksdbOptions& o
     // (ignored by concurrent inserts of a write group): index keys of one kind (their first byte)
     // often grow in time order ('w', 'l', 't' lead with a time); a dispatch or thread row is
     // mostly written again soon after its last write (claim then ack, start, append), or is new
-    // with an id that grows in time (UUID v7). Without a hint RocksDB searches from the top
+    // with an id that grows in time (UUID v7); each merge operand of the one counters key sorts
+    // right before the previous one. Without a hint RocksDB searches from the top
     // whenever the key is not right after the previous insert, which made these inserts about
     // three times the cost of a bare batch's (docs/benchmarks.md).
     if (i == rdb::kIndexCf) opts.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
-    if (i == rdb::kDispatchesCf || i == rdb::kThreadsCf)
+    if (i == rdb::kDispatchesCf || i == rdb::kThreadsCf || i == rdb::kCountersCf)
       opts.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
     descriptors.emplace_back(rdb::kCfNames[i], opts);
   }
