@@ -18,7 +18,9 @@ std::string with_prefix(char tag, std::string_view a) {
 }  // namespace
 
 void put_u64(std::string& out, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((v >> (8 * (7 - i))) & 0xFF);
+  out.append(bytes, 8);
 }
 
 void put_i64(std::string& out, std::int64_t v) {
@@ -143,9 +145,8 @@ std::string run_status_key(RunStatus status, std::string_view run_id) {
 namespace {
 void put_lane(std::string& lanes, std::size_t lane, std::int64_t v) {
   if (lanes.size() < 8 * (lane + 1)) lanes.resize(8 * (lane + 1), '\0');
-  std::string bytes;
-  put_u64(bytes, static_cast<std::uint64_t>(v));
-  lanes.replace(8 * lane, 8, bytes);
+  const auto u = static_cast<std::uint64_t>(v);
+  for (std::size_t i = 0; i < 8; ++i) lanes[8 * lane + i] = static_cast<char>((u >> (8 * (7 - i))) & 0xFF);
 }
 }  // namespace
 

@@ -29,7 +29,7 @@ Result<RunDispatch> RocksdbStore::enqueue(const RunDispatch& dispatch, const Enq
   auto after_meta = *meta;
   m.stage_dispatch(b, after_meta, nullptr, &*stored);
   m.stage_meta(b, dispatch.thread_id, *meta, after_meta);
-  if (auto r = m.commit_locked(dispatch.thread_id, b, "enqueue", &after_meta); !r) return r.error();
+  if (auto r = m.commit_locked(dispatch.thread_id, b, "enqueue", &after_meta, &*stored); !r) return r.error();
   return stored;
 }
 
@@ -77,7 +77,7 @@ Result<std::optional<RunDispatch>> best_eligible_locked(RocksdbStore::Impl& m, c
   // the scan below would return, with nothing stale before it to supersede, so one point read
   // replaces the index scan. Anything else (stale, delayed, unknown) takes the scan.
   if (meta.head.size() > prefix_len + 1 + 8 + 8) {
-    auto d = m.get_dispatch(meta.head.substr(prefix_len + 1 + 8 + 8));
+    auto d = m.get_dispatch_locked(thread_id, meta.head.substr(prefix_len + 1 + 8 + 8));
     if (!d) return d.error();
     if (*d && (*d)->status == DispatchStatus::queued && (*d)->dispatch_epoch >= meta.epoch &&
         (*d)->available_at <= now_ms && rdb::queued_key(**d) == meta.head)
@@ -93,7 +93,7 @@ Result<std::optional<RunDispatch>> best_eligible_locked(RocksdbStore::Impl& m, c
       return false;
     }
     const std::string id(key.substr(prefix_len + 1 + 8 + 8));
-    auto d = m.get_dispatch(id);
+    auto d = m.get_dispatch_locked(thread_id, id);
     if (!d || !*d) {
       failure = d ? store_error("claim: queued index names missing dispatch '" + id + "'") : d.error();
       failed = true;
@@ -148,7 +148,8 @@ Result<std::vector<RunDispatch>> RocksdbStore::claim(const std::string& thread_i
   }
   if (b.Count() == 0) return out;
   m.stage_meta(b, thread_id, meta_before, *meta);
-  if (auto r = m.commit_locked(thread_id, b, "claim", &*meta, durability); !r) return r.error();
+  if (auto r = m.commit_locked(thread_id, b, "claim", &*meta, out.empty() ? nullptr : &out.front(), durability); !r)
+    return r.error();
   return out;
 }
 

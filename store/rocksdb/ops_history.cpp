@@ -128,7 +128,7 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
   if (fence != nullptr) {
     // The fence must name a dispatch of this thread (its lock and epoch are the ones held, so
     // this read is current).
-    auto fenced = m.get_dispatch(fence->dispatch_id);
+    auto fenced = m.get_dispatch_locked(thread_id, fence->dispatch_id);
     if (!fenced) return fenced.error();
     if (*fenced && (*fenced)->thread_id != thread_id)
       return validation_error("commit_run_append: fence dispatch '" + fence->dispatch_id + "' belongs to thread '" +
@@ -215,7 +215,8 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
   if (enqueue != nullptr) m.stage_dispatch(b, *meta, nullptr, &out.dispatch);
   m.stage_meta(b, thread_id, meta_before, *meta);
   const char* op = step != nullptr ? "commit_run_step" : enqueue != nullptr ? "commit_run_enqueue" : "commit_run_append";
-  if (auto r = m.commit_locked(thread_id, b, op, &*meta, durability); !r) return r.error();
+  const RunDispatch* written_dispatch = owned || enqueue != nullptr ? &out.dispatch : nullptr;
+  if (auto r = m.commit_locked(thread_id, b, op, &*meta, written_dispatch, durability); !r) return r.error();
   out.version = meta->version;
   return out;
 }

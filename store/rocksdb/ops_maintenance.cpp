@@ -80,7 +80,8 @@ Result<std::uint64_t> RocksdbStore::purge_terminal(std::int64_t older_than_ms) {
       const auto from = rdb::event_prefix(d->run_id);
       std::ignore = b.DeleteRange(m.cf[rdb::kEventsCf], from, rdb::prefix_end(from));
     }
-    if (auto r = m.commit_locked(d->thread_id, b, "purge_terminal", &*meta, Durability::deferred); !r) return r.error();
+    if (auto r = m.commit_locked(d->thread_id, b, "purge_terminal", &*meta, nullptr, Durability::deferred); !r)
+      return r.error();
     ++purged;
   }
   return purged;

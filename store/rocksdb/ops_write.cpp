@@ -90,7 +90,7 @@ Result<InterruptResult> RocksdbStore::interrupt(const std::string& thread_id, st
   const auto prefix = rdb::queued_prefix(thread_id);
   auto scanned = m.scan(rdb::kIndexCf, prefix, [&](std::string_view key, std::string_view) {
     const std::string id(key.substr(prefix.size() + 1 + 8 + 8));
-    auto d = m.get_dispatch(id);
+    auto d = m.get_dispatch_locked(thread_id, id);
     if (!d || !*d) {
       failure = d ? store_error("interrupt: queued index names missing dispatch '" + id + "'") : d.error();
       failed = true;
@@ -100,7 +100,7 @@ Result<InterruptResult> RocksdbStore::interrupt(const std::string& thread_id, st
     return true;
   });
   if (!meta->claimed.empty()) {
-    auto active = m.get_dispatch(meta->claimed);
+    auto active = m.get_dispatch_locked(thread_id, meta->claimed);
     if (!active) return active.error();
     if (!*active) return store_error("interrupt: thread meta names missing claimed dispatch '" + meta->claimed + "'");
     out.active_dispatch = std::move(**active);
@@ -118,7 +118,7 @@ Result<InterruptResult> RocksdbStore::interrupt(const std::string& thread_id, st
   }
   out.superseded_count = out.superseded.size();
   m.stage_meta(b, thread_id, meta_before, *meta);
-  if (auto r = m.commit_locked(thread_id, b, "interrupt", &*meta, durability); !r) return r.error();
+  if (auto r = m.commit_locked(thread_id, b, "interrupt", &*meta, nullptr, durability); !r) return r.error();
   return out;
 }
 

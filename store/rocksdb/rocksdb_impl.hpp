@@ -6,11 +6,15 @@
 // and ends in ONE WriteBatch, committed by commit_locked. Event appends also take
 // event_lock(run) (after the thread lock when fenced). Plain reads take no lock (a WriteBatch
 // is applied atomically). Each stripe caches the metadata of its last threads (MetaCache,
-// guarded by the stripe's mutex); get_meta_locked reads through it.
+// guarded by the stripe's mutex); get_meta_locked reads through it. Each stripe also caches the
+// records of the live (Queued or Claimed) dispatches it committed last (LiveDispatchCache):
+// stage_dispatch drops a dispatch's entry, commit_locked puts the committed live record back,
+// and lock_dispatch and get_dispatch_locked read through it.
 // Synced writes happen on the caller's thread in commit_locked(); concurrent committers are grouped
 // by RocksDB into one WAL write + fsync (group commit).
 #pragma once
 
+#include "store/rocksdb/live_dispatch_cache.hpp"
 #include "store/rocksdb/codec.hpp"
 #include "store/rocksdb/column_families.hpp"
 #include "store/rocksdb/keys.hpp"
@@ -32,7 +36,8 @@
 
 namespace mbx {
 
-// The index entries (key, value) a dispatch owns in its current state.
+// The index entries (key, value) a dispatch owns in its current state (verify();
+// stage_dispatch stages the same entries kind by kind).
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> dispatch_index_entries(const RunDispatch& d);
 
 // The only rocksdb::Status -> Error mapping (status.cpp).
@@ -41,11 +46,14 @@ namespace mbx {
 struct RocksdbStore::Impl {
   static constexpr std::size_t kThreadStripes = 4096;
   static constexpr std::size_t kEventStripes = 1024;
+  static constexpr std::size_t kLiveHints = 65536;
+  static_assert(kThreadStripes < 65535, "a live hint holds a stripe number + 1 in 16 bits");
 
   // One lock stripe: the mutex of the threads that hash to it and their cached metadata.
   struct Stripe {
     std::mutex mu;
-    rdb::MetaCache metas;  // Guarded by mu.
+    rdb::MetaCache metas;         // Guarded by mu.
+    rdb::LiveDispatchCache live;  // Guarded by mu.
   };
 
   RocksdbOptions options;
@@ -65,11 +73,17 @@ struct RocksdbStore::Impl {
   std::array<EventStripe, kEventStripes> event_stripes;
   // Counts the writes committed under a thread lock, bumped after each one (lock_dispatch).
   std::atomic<std::uint64_t> locked_writes{0};
+  // Where to look first for a dispatch's cached live record: slot hash(dispatch id) %
+  // kLiveHints holds the number + 1 of the stripe that cached a dispatch hashing there last (0:
+  // none). Only a guess (slots are shared and never cleared): lock_dispatch trusts the record it
+  // finds in that stripe's LiveDispatchCache, never the hint itself.
+  std::array<std::atomic<std::uint16_t>, kLiveHints> live_hints{};
 
   Impl(RocksdbOptions opts, IdSource& id_source) : options(std::move(opts)), ids(id_source) {}
   ~Impl();
 
   Stripe& stripe(std::string_view thread_id);
+  std::size_t stripe_index(std::string_view thread_id) const;
   std::mutex& thread_lock(std::string_view thread_id) { return stripe(thread_id).mu; }
   EventStripe& event_stripe(std::string_view run_id);
   std::mutex& event_lock(std::string_view run_id) { return event_stripe(run_id).mu; }
@@ -96,6 +110,10 @@ struct RocksdbStore::Impl {
   // ---- reads and writes of a lock holder (caller holds thread_lock(thread_id)) ----
   // The thread's metadata, from the stripe's cache or else the database (then cached).
   [[nodiscard]] Result<rdb::ThreadMeta> get_meta_locked(const std::string& thread_id);
+  // The dispatch `dispatch_id` (of any thread), read while holding thread_lock(thread_id): from
+  // the stripe's LiveDispatchCache when there, else the database.
+  [[nodiscard]] Result<std::optional<RunDispatch>> get_dispatch_locked(const std::string& thread_id,
+                                                                       const std::string& dispatch_id);
   // Stages `after` (and removes the index entries of `before` it no longer owns), adjusting meta
   // and counters; writes only what differs between the two states.
   void stage_dispatch(rocksdb::WriteBatch& b, rdb::ThreadMeta& meta, const RunDispatch* before,
@@ -105,10 +123,12 @@ struct RocksdbStore::Impl {
   void stage_meta(rocksdb::WriteBatch& b, const std::string& thread_id, const rdb::ThreadMeta& before,
                   const rdb::ThreadMeta& after);
   // Writes `b`, a write of thread_id's rows, and counts it in locked_writes. `meta`, when given,
-  // is the thread's metadata after the batch: cached once the write succeeded. A deferred
-  // write skips the fsync (deferred_write_options).
+  // is the thread's metadata after the batch: cached once the write succeeded. `dispatch`, when
+  // given, is a dispatch record of thread_id the batch writes: cached once written if live. A
+  // deferred write skips the fsync (deferred_write_options).
   [[nodiscard]] Result<void> commit_locked(const std::string& thread_id, rocksdb::WriteBatch& b, std::string_view op,
-                                           const rdb::ThreadMeta* meta, Durability durability = Durability::synced);
+                                           const rdb::ThreadMeta* meta, const RunDispatch* dispatch = nullptr,
+                                           Durability durability = Durability::synced);
 
   // One transition of one dispatch under its thread lock: load, apply `change`, write.
   // `change` returns an error to abort (nothing written) or fills `after`.
@@ -130,9 +150,10 @@ struct RocksdbStore::Impl {
     std::unique_lock<std::mutex> lock;
     std::optional<RunDispatch> dispatch;
   };
-  // Reads the dispatch (which names its thread; a dispatch never changes thread), takes the
-  // thread's lock and reads it again only if a write committed under some thread lock since
-  // the first read, so the common case reads it once.
+  // A live dispatch cached by the stripe its hint names is taken from there under that
+  // stripe's lock (no read). Otherwise reads the dispatch (which names its thread; a dispatch
+  // never changes thread), takes the thread's lock and reads it again only if a write committed
+  // under some thread lock since the first read, so the common case reads it once.
   [[nodiscard]] Result<LockedDispatch> lock_dispatch(const std::string& dispatch_id);
 
   // The checks of enqueue under the held thread lock (shape, ids, duplicate id, dedupe key,

@@ -92,11 +92,12 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::open(const RocksdbOptions& o
     // (ignored by concurrent inserts of a write group): index keys of one kind (their first byte)
     // often grow in time order ('w', 'l', 't' lead with a time); a dispatch or thread row is
     // mostly written again soon after its last write (claim then ack, start, append), or is new
-    // with an id that grows in time (UUID v7). Without a hint RocksDB searches from the top
+    // with an id that grows in time (UUID v7); each merge operand of the one counters key sorts
+    // right before the previous one. Without a hint RocksDB searches from the top
     // whenever the key is not right after the previous insert, which made these inserts about
     // three times the cost of a bare batch's (docs/benchmarks.md).
     if (i == rdb::kIndexCf) opts.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
-    if (i == rdb::kDispatchesCf || i == rdb::kThreadsCf)
+    if (i == rdb::kDispatchesCf || i == rdb::kThreadsCf || i == rdb::kCountersCf)
       opts.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
     descriptors.emplace_back(rdb::kCfNames[i], opts);
   }
@@ -156,8 +157,12 @@ Result<DispatchCounts> RocksdbStore::Impl::read_counts(const rocksdb::Snapshot* 
 
 // ---- locks and reads ---------------------------------------------------------------------------
 
+std::size_t RocksdbStore::Impl::stripe_index(std::string_view thread_id) const {
+  return std::hash<std::string_view>{}(thread_id) % kThreadStripes;
+}
+
 RocksdbStore::Impl::Stripe& RocksdbStore::Impl::stripe(std::string_view thread_id) {
-  return thread_stripes[std::hash<std::string_view>{}(thread_id) % kThreadStripes];
+  return thread_stripes[stripe_index(thread_id)];
 }
 
 RocksdbStore::Impl::EventStripe& RocksdbStore::Impl::event_stripe(std::string_view run_id) {
@@ -238,7 +243,23 @@ Result<rdb::ThreadMeta> RocksdbStore::Impl::get_meta_locked(const std::string& t
   return meta;
 }
 
+Result<std::optional<RunDispatch>> RocksdbStore::Impl::get_dispatch_locked(const std::string& thread_id,
+                                                                           const std::string& dispatch_id) {
+  // An entry of this stripe's cache is the stored record of a dispatch whose thread hashes to
+  // this stripe, whose lock the caller holds: current.
+  if (const auto* cached = stripe(thread_id).live.find(dispatch_id)) return std::optional<RunDispatch>{*cached};
+  return get_dispatch(dispatch_id);
+}
+
 Result<RocksdbStore::Impl::LockedDispatch> RocksdbStore::Impl::lock_dispatch(const std::string& dispatch_id) {
+  const auto hint = live_hints[std::hash<std::string_view>{}(dispatch_id) % kLiveHints].load(std::memory_order_relaxed);
+  if (hint != 0) {
+    auto& s = thread_stripes[hint - 1];
+    std::unique_lock<std::mutex> lock(s.mu);
+    // Found: the stored record of a dispatch of one of this stripe's threads (LiveDispatchCache),
+    // and every write of it holds this lock. Not found: the hint was stale or shared.
+    if (const auto* cached = s.live.find(dispatch_id)) return LockedDispatch{std::move(lock), *cached};
+  }
   const auto seen = locked_writes.load(std::memory_order_acquire);
   auto d = get_dispatch(dispatch_id);
   if (!d) return d.error();
@@ -256,22 +277,93 @@ Result<RocksdbStore::Impl::LockedDispatch> RocksdbStore::Impl::lock_dispatch(con
 
 // ---- staging -----------------------------------------------------------------------------------
 
+namespace {
+
+// One kind of index entry of a dispatch, staged as the difference between two states: `had` /
+// `has` say whether `before` / `after` own one; same_key / same_value compare the two entries when
+// both do (without building them). Deleted when only `before` owns it or its key changed; written
+// when `after` owns it and its key or value changed. An entry both own unchanged stays as it is.
+template <class Key, class Value, class SameKey, class SameValue>
+void stage_entry(rocksdb::WriteBatch& b, rocksdb::ColumnFamilyHandle* cf, const RunDispatch* before, bool had,
+                 const RunDispatch* after, bool has, Key key, Value value, SameKey same_key, SameValue same_value) {
+  const bool kept = had && has && same_key(*before, *after);
+  if (had && !kept) std::ignore = b.Delete(cf, key(*before));
+  if (has && (!kept || !same_value(*before, *after))) {
+    const std::string_view v = value(*after);
+    std::ignore = b.Put(cf, key(*after), rocksdb::Slice(v.data(), v.size()));
+  }
+}
+
+bool owns_dedupe(const RunDispatch* d) { return d != nullptr && !is_terminal(d->status) && d->dedupe_key.has_value(); }
+
+}  // namespace
+
 void RocksdbStore::Impl::stage_dispatch(rocksdb::WriteBatch& b, rdb::ThreadMeta& meta, const RunDispatch* before,
                                         const RunDispatch* after) {
   // Only the difference is written: an entry both states own with the same value stays as
   // it is (the 'd' and 'x' entries of most transitions), one whose value changed is
-  // overwritten, and the counters move only when the status does.
-  using Entries = std::vector<std::pair<std::string, std::string>>;
-  const Entries old_entries = before != nullptr ? dispatch_index_entries(*before) : Entries{};
-  const Entries new_entries = after != nullptr ? dispatch_index_entries(*after) : Entries{};
-  const auto find = [](const Entries& in, const std::string& key) {
-    return std::find_if(in.begin(), in.end(), [&](const auto& e) { return e.first == key; });
+  // overwritten, and the counters move only when the status does. The entries are those of
+  // dispatch_index_entries, compared kind by kind (each kind has its own first key byte).
+  // The dispatch row is written below: its cached record (if any) goes until the commit.
+  if (const auto* d = after != nullptr ? after : before) stripe(d->thread_id).live.erase(d->dispatch_id);
+  auto* index = cf[rdb::kIndexCf];
+  const auto status_is = [](const RunDispatch* d, DispatchStatus s) { return d != nullptr && d->status == s; };
+  const auto terminal = [](const RunDispatch* d) { return d != nullptr && is_terminal(d->status); };
+  const auto no_value = [](const RunDispatch&) { return std::string_view(); };
+  const auto always = [](const RunDispatch&, const RunDispatch&) { return true; };
+  const auto same_thread_entry = [](const RunDispatch& x, const RunDispatch& y) {
+    return x.thread_id == y.thread_id && x.created_at == y.created_at && x.dispatch_id == y.dispatch_id;
   };
-  for (const auto& [k, v] : old_entries)
-    if (find(new_entries, k) == new_entries.end()) std::ignore = b.Delete(cf[rdb::kIndexCf], k);
-  for (const auto& [k, v] : new_entries)
-    if (auto old = find(old_entries, k); old == old_entries.end() || old->second != v)
-      std::ignore = b.Put(cf[rdb::kIndexCf], k, v);
+  // 'd': every dispatch, its status as value.
+  stage_entry(
+      b, index, before, before != nullptr, after, after != nullptr, [](const RunDispatch& d) { return rdb::thread_dispatch_key(d); },
+      [](const RunDispatch& d) { return std::string_view(reinterpret_cast<const char*>(&d.status), 1); },
+      same_thread_entry, [](const RunDispatch& x, const RunDispatch& y) { return x.status == y.status; });
+  // 'x': every dispatch.
+  stage_entry(
+      b, index, before, before != nullptr, after, after != nullptr,
+      [](const RunDispatch& d) { return rdb::run_dispatch_key(d.run_id, d.dispatch_id); }, no_value,
+      [](const RunDispatch& x, const RunDispatch& y) { return x.run_id == y.run_id && x.dispatch_id == y.dispatch_id; },
+      always);
+  // 'q' and 'w': Queued.
+  const bool was_queued = status_is(before, DispatchStatus::queued);
+  const bool is_queued = status_is(after, DispatchStatus::queued);
+  stage_entry(
+      b, index, before, was_queued, after, is_queued, [](const RunDispatch& d) { return rdb::queued_key(d); }, no_value,
+      [&](const RunDispatch& x, const RunDispatch& y) {
+        return same_thread_entry(x, y) && x.priority == y.priority && x.available_at == y.available_at;
+      },
+      always);
+  stage_entry(
+      b, index, before, was_queued, after, is_queued, [](const RunDispatch& d) { return rdb::wake_key(d); },
+      [](const RunDispatch& d) { return std::string_view(d.thread_id); },
+      [](const RunDispatch& x, const RunDispatch& y) {
+        return x.available_at == y.available_at && x.dispatch_id == y.dispatch_id;
+      },
+      [](const RunDispatch& x, const RunDispatch& y) { return x.thread_id == y.thread_id; });
+  // 'l': Claimed.
+  stage_entry(
+      b, index, before, status_is(before, DispatchStatus::claimed), after, status_is(after, DispatchStatus::claimed),
+      [](const RunDispatch& d) { return rdb::lease_key(d.lease_until.value_or(0), d.dispatch_id); }, no_value,
+      [](const RunDispatch& x, const RunDispatch& y) {
+        return x.lease_until.value_or(0) == y.lease_until.value_or(0) && x.dispatch_id == y.dispatch_id;
+      },
+      always);
+  // 't': terminal.
+  stage_entry(
+      b, index, before, terminal(before), after, terminal(after), [](const RunDispatch& d) { return rdb::terminal_key(d); },
+      no_value,
+      [](const RunDispatch& x, const RunDispatch& y) {
+        return x.updated_at == y.updated_at && x.created_at == y.created_at && x.dispatch_id == y.dispatch_id;
+      },
+      always);
+  // 'k': non-terminal with a dedupe key, the dispatch id as value.
+  stage_entry(
+      b, index, before, owns_dedupe(before), after, owns_dedupe(after),
+      [](const RunDispatch& d) { return rdb::dedupe_key(d.thread_id, *d.dedupe_key); },
+      [](const RunDispatch& d) { return std::string_view(d.dispatch_id); },
+      [](const RunDispatch& x, const RunDispatch& y) { return x.thread_id == y.thread_id && *x.dedupe_key == *y.dedupe_key; },
+      [](const RunDispatch& x, const RunDispatch& y) { return x.dispatch_id == y.dispatch_id; });
   if (before != nullptr && after != nullptr) {
     if (before->status != after->status)
       std::ignore = b.Merge(cf[rdb::kCountersCf], rdb::kCountersKey, rdb::counter_delta(before->status, after->status));
@@ -313,14 +405,21 @@ void RocksdbStore::Impl::stage_meta(rocksdb::WriteBatch& b, const std::string& t
 
 Result<void> RocksdbStore::Impl::commit_locked(const std::string& thread_id, rocksdb::WriteBatch& b,
                                                std::string_view op, const rdb::ThreadMeta* meta,
-                                               Durability durability) {
+                                               const RunDispatch* dispatch, Durability durability) {
   auto s = db->Write(durability == Durability::deferred ? deferred_write_options : write_options, &b);
   locked_writes.fetch_add(1, std::memory_order_release);
+  const auto index = stripe_index(thread_id);
+  auto& st = thread_stripes[index];
   if (!s.ok()) {
-    stripe(thread_id).metas.erase(thread_id);  // read the row again, whatever the failure left
+    st.metas.erase(thread_id);  // read the row again, whatever the failure left
     return to_error(s, op);
   }
-  if (meta != nullptr) stripe(thread_id).metas.put(thread_id, *meta);
+  if (meta != nullptr) st.metas.put(thread_id, *meta);
+  if (dispatch != nullptr && !is_terminal(dispatch->status) && dispatch->thread_id == thread_id) {
+    st.live.put(*dispatch);
+    live_hints[std::hash<std::string_view>{}(dispatch->dispatch_id) % kLiveHints].store(
+        static_cast<std::uint16_t>(index + 1), std::memory_order_relaxed);
+  }
   return {};
 }
 
@@ -333,7 +432,7 @@ Result<RunDispatch> RocksdbStore::Impl::transition_locked(const std::string& op,
   const auto meta_before = meta;
   stage_dispatch(b, meta, &before, &after);
   stage_meta(b, before.thread_id, meta_before, meta);
-  if (auto r = commit_locked(before.thread_id, b, op, &meta, durability); !r) {
+  if (auto r = commit_locked(before.thread_id, b, op, &meta, &after, durability); !r) {
     meta = meta_before;
     return r.error();
   }

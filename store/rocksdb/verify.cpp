@@ -235,10 +235,24 @@ Result<std::vector<std::string>> RocksdbStore::verify() {
   }
 
   // 8. the metadata cache: each cached entry reads like the stored row, and a known head is the
-  // thread's first 'q' key. Checked under each stripe's lock against the current database (no
-  // write of those threads can commit meanwhile), not against the snapshot of 1-7.
-  for (auto& stripe : m.thread_stripes) {
+  // thread's first 'q' key; the live dispatch cache: each entry is the stored record of a live
+  // (Queued or Claimed) dispatch of one of the stripe's threads. Checked under each stripe's lock against
+  // the current database (no write of those threads can commit meanwhile), not against the
+  // snapshot of 1-7.
+  for (std::size_t index = 0; index < m.thread_stripes.size(); ++index) {
+    auto& stripe = m.thread_stripes[index];
     std::lock_guard<std::mutex> lock(stripe.mu);
+    std::vector<RunDispatch> live;
+    stripe.live.for_each([&](const RunDispatch& d) { live.push_back(d); });
+    for (const auto& d : live) {
+      auto stored = m.get_dispatch(d.dispatch_id);
+      if (!stored) return stored.error();
+      if (!*stored || !(**stored == d))
+        problems.push_back("dispatch '" + d.dispatch_id + "': cached live record differs from the stored one");
+      if (is_terminal(d.status)) problems.push_back("dispatch '" + d.dispatch_id + "': cached record is terminal");
+      if (m.stripe_index(d.thread_id) != index)
+        problems.push_back("dispatch '" + d.dispatch_id + "': cached by a stripe that is not its thread's");
+    }
     std::vector<std::pair<std::string, rdb::ThreadMeta>> cached;
     stripe.metas.for_each([&](std::string_view thread, const rdb::ThreadMeta& meta) { cached.emplace_back(thread, meta); });
     for (const auto& [thread, meta] : cached) {
