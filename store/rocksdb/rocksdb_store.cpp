@@ -416,7 +416,7 @@ Result<void> RocksdbStore::Impl::commit_locked(const std::string& thread_id, roc
   }
   if (meta != nullptr) st.metas.put(thread_id, *meta);
   if (dispatch != nullptr && !is_terminal(dispatch->status) && dispatch->thread_id == thread_id) {
-    st.live.put(*dispatch);
+    st.live.put(dispatch->dispatch_id, *dispatch);
     live_hints[std::hash<std::string_view>{}(dispatch->dispatch_id) % kLiveHints].store(
         static_cast<std::uint16_t>(index + 1), std::memory_order_relaxed);
   }

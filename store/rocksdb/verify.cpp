@@ -243,7 +243,7 @@ Result<std::vector<std::string>> RocksdbStore::verify() {
     auto& stripe = m.thread_stripes[index];
     std::lock_guard<std::mutex> lock(stripe.mu);
     std::vector<RunDispatch> live;
-    stripe.live.for_each([&](const RunDispatch& d) { live.push_back(d); });
+    stripe.live.for_each([&](std::string_view, const RunDispatch& d) { live.push_back(d); });
     for (const auto& d : live) {
       auto stored = m.get_dispatch(d.dispatch_id);
       if (!stored) return stored.error();

@@ -1,5 +1,5 @@
 // The RocksDB store's cache of live (Queued or Claimed) dispatch records stays invisible:
-// LiveDispatchCache on its own, then every way a live dispatch changes (claim, ack, nack and a
+// every way a live dispatch changes (claim, ack, nack and a
 // new claim, lease extension, run start and result, a fenced append and step, an event, an
 // interrupt of a thread with a claimed and a queued dispatch, cancel, supersede, lease reclaim,
 // dead letter and purge with the id enqueued again on another thread, an inline claim), on
@@ -22,56 +22,6 @@
 
 namespace mbx::store_tests {
 namespace {
-
-RunDispatch claimed_record(const std::string& id, const std::string& token) {
-  auto d = make_dispatch(id);
-  EXPECT_TRUE(is_ok(d.claim(kConsumer, token, kT0 + kLeaseMs, kT0)));
-  return d;
-}
-
-TEST(LiveDispatchCacheTest, FindsWhatWasPutAndForgetsWhatWasErased) {
-  rdb::LiveDispatchCache cache;
-  EXPECT_EQ(cache.find("d-1"), nullptr);
-  cache.put(claimed_record("d-1", "tok-1"));
-  ASSERT_NE(cache.find("d-1"), nullptr);
-  EXPECT_EQ(cache.find("d-1")->claim_token, "tok-1");
-  cache.put(claimed_record("d-1", "tok-2"));  // the same id replaces its entry
-  EXPECT_EQ(cache.find("d-1")->claim_token, "tok-2");
-  cache.erase("d-1");
-  EXPECT_EQ(cache.find("d-1"), nullptr);
-  int entries = 0;
-  cache.for_each([&](const RunDispatch&) { ++entries; });
-  EXPECT_EQ(entries, 0);
-}
-
-TEST(LiveDispatchCacheTest, ReplacesTheLeastRecentlyUsedEntryWhenFull) {
-  rdb::LiveDispatchCache cache;
-  for (std::size_t i = 0; i < rdb::LiveDispatchCache::kSlots; ++i)
-    cache.put(claimed_record("d-" + std::to_string(i), "tok"));
-  ASSERT_NE(cache.find("d-0"), nullptr);  // d-0 is now the most recently used
-  cache.put(claimed_record("d-new", "tok"));
-  ASSERT_NE(cache.find("d-0"), nullptr);
-  ASSERT_NE(cache.find("d-new"), nullptr);
-  int entries = 0;
-  cache.for_each([&](const RunDispatch&) { ++entries; });
-  EXPECT_EQ(entries, static_cast<int>(rdb::LiveDispatchCache::kSlots));
-  if (rdb::LiveDispatchCache::kSlots > 1) {
-    EXPECT_EQ(cache.find("d-1"), nullptr);
-  }
-}
-
-// Thread ids that land on one lock stripe of RocksdbStore (std::hash of the id modulo 4096,
-// Impl::kThreadStripes; should that change, the scenario still runs, on separate stripes).
-std::vector<std::string> threads_on_one_stripe(std::size_t n) {
-  constexpr std::size_t kStripes = 4096;
-  std::vector<std::string> out;
-  for (std::uint64_t i = 0; out.size() < n; ++i) {
-    std::string id = "c-" + std::to_string(i);
-    if (std::hash<std::string_view>{}(id) % kStripes == std::hash<std::string_view>{}("c-0") % kStripes)
-      out.push_back(std::move(id));
-  }
-  return out;
-}
 
 // A store under test and what it said: each step appends a line (operation, outcome, status
 // of the dispatch after it); the two stores must write the same lines.
@@ -199,7 +149,7 @@ void scenario(Subject& s, const std::vector<std::string>& threads) {
 TEST(RocksdbLiveDispatchCacheTest, EveryChangeOfALiveDispatchAgreesWithTheModel) {
   MemoryStoreFactory memory_factory;
   RocksdbStoreFactory rocksdb_factory;
-  const auto threads = threads_on_one_stripe(4 * rdb::LiveDispatchCache::kSlots + 3);
+  const auto threads = threads_on_one_stripe(4 * rdb::LiveDispatchCache::kSlots + 3, "c-");
   ASSERT_GE(threads.size(), 11U);
   Subject model{memory_factory.open(), [&](std::unique_ptr<Store>& s) { memory_factory.reopen(s); }};
   Subject store{rocksdb_factory.open(), [&](std::unique_ptr<Store>& s) { rocksdb_factory.reopen(s); }, true};

@@ -54,20 +54,6 @@ TEST(MetaCacheTest, ReplacesTheLeastRecentlyUsedEntryWhenFull) {
   for (std::size_t i = 2; i < rdb::MetaCache::kSlots; ++i) EXPECT_NE(cache.find("t-" + std::to_string(i)), nullptr);
 }
 
-// Thread ids that land on one lock stripe of RocksdbStore, whose stripe is the id's
-// std::hash modulo 4096 (Impl::kThreadStripes). Should that number change, the scenario
-// below still checks the store against the model, only without sharing a stripe.
-std::vector<std::string> threads_on_one_stripe(std::size_t n) {
-  constexpr std::size_t kStripes = 4096;
-  std::vector<std::string> out;
-  for (std::uint64_t i = 0; out.size() < n; ++i) {
-    std::string id = "t-" + std::to_string(i);
-    if (std::hash<std::string_view>{}(id) % kStripes == std::hash<std::string_view>{}("t-0") % kStripes)
-      out.push_back(std::move(id));
-  }
-  return out;
-}
-
 // What a store says about a thread.
 struct ThreadView {
   std::uint64_t epoch = 0;
@@ -108,7 +94,7 @@ TEST(RocksdbMetaCacheTest, ThreadsSharingAStripeBeyondItsCacheKeepTheirOwnMetada
   auto model = memory_factory.open();
   auto store = rocksdb_factory.open();
   ASSERT_NE(store, nullptr);
-  const auto threads = threads_on_one_stripe(3 * rdb::MetaCache::kSlots);
+  const auto threads = threads_on_one_stripe(3 * rdb::MetaCache::kSlots, "t-");
   std::int64_t now = kT0;
   for (int round = 0; round < 3; ++round) {
     std::vector<std::optional<Fence>> model_fences(threads.size());

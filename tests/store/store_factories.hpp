@@ -27,10 +27,12 @@
 #include <cctype>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -206,6 +208,21 @@ template <class T>
     return ::testing::AssertionFailure() << "failed with " << describe(r.error()) << ", expected a "
                                          << to_string(code) << " error";
   return ::testing::AssertionSuccess();
+}
+
+// Thread ids ("<prefix>0", "<prefix>1", ...) that land on one lock stripe of RocksdbStore, whose
+// stripe is the id's std::hash modulo 4096 (Impl::kThreadStripes). Should that number change,
+// a test built on them still runs, only without sharing a stripe.
+inline std::vector<std::string> threads_on_one_stripe(std::size_t n, const std::string& prefix) {
+  constexpr std::size_t kStripes = 4096;
+  const auto stripe_of = [](std::string_view id) { return std::hash<std::string_view>{}(id) % kStripes; };
+  const std::size_t stripe = stripe_of(prefix + "0");
+  std::vector<std::string> out;
+  for (std::uint64_t i = 0; out.size() < n; ++i) {
+    std::string id = prefix + std::to_string(i);
+    if (stripe_of(id) == stripe) out.push_back(std::move(id));
+  }
+  return out;
 }
 
 }  // namespace mbx::store_tests
