@@ -60,6 +60,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/write_batch.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -463,6 +464,8 @@ struct BareDb {
   }
   // A batch like a store write: the first value 200 bytes, the rest 40.
   bool write(bool sync, const std::string& base, int keys) {
+    thread_local const bool quiet = (rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable), true);  // as the store
+    (void)quiet;
     rocksdb::WriteBatch b;
     static const std::string big(200, 'v'), small(40, 'v');
     for (int k = 0; k < keys; ++k) std::ignore = b.Put(base + "/" + std::to_string(k), k == 0 ? big : small);

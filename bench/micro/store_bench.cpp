@@ -8,6 +8,7 @@
 
 #include <benchmark/benchmark.h>
 #include <rocksdb/db.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/write_batch.h>
 
 #include <atomic>
@@ -155,6 +156,7 @@ void BM_RawWriteBatch(benchmark::State& state) {
     auto s = rocksdb::DB::Open(o, dir, &g_raw);
     if (!s.ok()) state.SkipWithError(s.ToString().c_str());
   }
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);  // as the store's threads (rocksdb_store.cpp)
   rocksdb::WriteOptions wo;
   wo.sync = state.range(0) != 0;
   const auto keys = state.range(1);

@@ -7,6 +7,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
@@ -161,11 +162,25 @@ std::size_t RocksdbStore::Impl::stripe_index(std::string_view thread_id) const {
   return std::hash<std::string_view>{}(thread_id) % kThreadStripes;
 }
 
+namespace {
+
+// RocksDB counts into a thread-local PerfContext on every read and write unless the calling
+// thread turns it off (its default level is kEnableCount); nothing here reads those counters.
+// Once per thread that calls into the store: every operation takes a stripe first.
+void quiet_perf_context_once() {
+  thread_local const bool quiet = (rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable), true);
+  (void)quiet;
+}
+
+}  // namespace
+
 RocksdbStore::Impl::Stripe& RocksdbStore::Impl::stripe(std::string_view thread_id) {
+  quiet_perf_context_once();
   return thread_stripes[stripe_index(thread_id)];
 }
 
 RocksdbStore::Impl::EventStripe& RocksdbStore::Impl::event_stripe(std::string_view run_id) {
+  quiet_perf_context_once();
   return event_stripes[std::hash<std::string_view>{}(run_id) % kEventStripes];
 }
 
