@@ -27,9 +27,9 @@ auto timed(Metrics& metrics, std::string_view op, F&& f) {
   return r;
 }
 
-// A deferred write is counted apart: "<op>_deferred".
-std::string op_name(std::string_view op, Durability durability) {
-  return durability == Durability::deferred ? std::string(op) + "_deferred" : std::string(op);
+// A deferred write is counted apart, under its own name ("<op>_deferred").
+std::string_view op_name(Durability durability, std::string_view synced, std::string_view deferred) {
+  return durability == Durability::deferred ? deferred : synced;
 }
 
 }  // namespace
@@ -39,7 +39,7 @@ Result<RunDispatch> InstrumentedStore::enqueue(const RunDispatch& d, const Enque
 }
 Result<std::vector<RunDispatch>> InstrumentedStore::claim(const std::string& t, const std::string& c, std::int64_t l,
                                                           std::int64_t n, std::uint32_t lim, Durability d) {
-  return timed(metrics_, op_name("claim", d), [&] { return inner_.claim(t, c, l, n, lim, d); });
+  return timed(metrics_, op_name(d, "claim", "claim_deferred"), [&] { return inner_.claim(t, c, l, n, lim, d); });
 }
 Result<std::optional<RunDispatch>> InstrumentedStore::claim_dispatch(const std::string& id, const std::string& c,
                                                                      std::int64_t l, std::int64_t n) {
@@ -71,13 +71,14 @@ Result<RunDispatch> InstrumentedStore::record_run_result(const Fence& f, const R
 }
 Result<RunDispatch> InstrumentedStore::supersede_claimed(const Fence& f, std::int64_t n, const std::string& r,
                                                          Durability d) {
-  return timed(metrics_, op_name("supersede_claimed", d), [&] { return inner_.supersede_claimed(f, n, r, d); });
+  return timed(metrics_, op_name(d, "supersede_claimed", "supersede_claimed_deferred"),
+               [&] { return inner_.supersede_claimed(f, n, r, d); });
 }
 Result<std::optional<RunDispatch>> InstrumentedStore::cancel(const std::string& id, std::int64_t n) {
   return timed(metrics_, "cancel", [&] { return inner_.cancel(id, n); });
 }
 Result<InterruptResult> InstrumentedStore::interrupt(const std::string& t, std::int64_t n, Durability d) {
-  return timed(metrics_, op_name("interrupt", d), [&] { return inner_.interrupt(t, n, d); });
+  return timed(metrics_, op_name(d, "interrupt", "interrupt_deferred"), [&] { return inner_.interrupt(t, n, d); });
 }
 Result<std::vector<RunDispatch>> InstrumentedStore::reclaim_expired_leases(std::int64_t n, std::uint32_t lim) {
   return timed(metrics_, "reclaim_expired_leases", [&] { return inner_.reclaim_expired_leases(n, lim); });
@@ -122,13 +123,14 @@ Result<std::optional<RunRecord>> InstrumentedStore::reusable_waiting_run(const s
 Result<std::uint64_t> InstrumentedStore::commit_run_append(const std::string& t, const std::vector<Message>& m,
                                                            std::optional<std::uint64_t> v, const RunRecord& r,
                                                            const Fence* f, std::int64_t n, Durability d) {
-  return timed(metrics_, op_name("commit_run_append", d), [&] { return inner_.commit_run_append(t, m, v, r, f, n, d); });
+  return timed(metrics_, op_name(d, "commit_run_append", "commit_run_append_deferred"),
+               [&] { return inner_.commit_run_append(t, m, v, r, f, n, d); });
 }
 Result<StepCommit> InstrumentedStore::commit_run_step(const std::string& t, const std::vector<Message>& m,
                                                       std::optional<std::uint64_t> v, const RunRecord& r,
                                                       const Fence& f, const DispatchStep& step, std::int64_t n,
                                                       Durability d) {
-  return timed(metrics_, op_name("commit_run_step", d),
+  return timed(metrics_, op_name(d, "commit_run_step", "commit_run_step_deferred"),
                [&] { return inner_.commit_run_step(t, m, v, r, f, step, n, d); });
 }
 Result<StepCommit> InstrumentedStore::commit_run_enqueue(const std::string& t, const std::vector<Message>& m,

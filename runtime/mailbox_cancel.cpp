@@ -70,20 +70,24 @@ bool Mailbox::Engine::stop_active_dispatch(const RunDispatch& active) {
   }
   // Another node's or a dead process's claim, or ours that ended without a write: the claim is
   // stale (the epoch moved on), so it is superseded now; its owner can no longer write anything.
-  // Deferred, like the close: startup recovery supersedes a stale claim and closes its run.
-  auto superseded =
-      store_.supersede_claimed(Fence::of(active), now_ms(), kReasonClaimedStaleEpoch, Durability::deferred);
-  if (!superseded && superseded.error().code != Errc::fenced && superseded.error().code != Errc::not_found) {
-    spdlog::warn("dispatch {}: supersede after interrupt failed: {}", active.dispatch_id,
-                 describe(superseded.error()));
-    return false;
-  }
-  auto closed = finalize_stopped_run(active.run_id, interrupted, false, Durability::deferred);
-  if (!closed) spdlog::warn("run {}: closing after interrupt failed: {}", active.run_id, describe(closed.error()));
+  if (!release_stale_claim(Fence::of(active), active.run_id, interrupted)) return false;
   if (took_over) {
     run->hub->close();  // after its run_finish is in the log, so a subscriber sees it
     unregister(run);
   }
+  return true;
+}
+
+bool Mailbox::Engine::release_stale_claim(const Fence& fence, const std::string& run_id,
+                                          const TerminationReason& termination) {
+  auto superseded = store_.supersede_claimed(fence, now_ms(), kReasonClaimedStaleEpoch, Durability::deferred);
+  if (!superseded && superseded.error().code != Errc::fenced && superseded.error().code != Errc::not_found) {
+    spdlog::warn("dispatch {}: supersede of its stale claim failed: {}", fence.dispatch_id,
+                 describe(superseded.error()));
+    return false;
+  }
+  auto closed = finalize_stopped_run(run_id, termination, false, Durability::deferred);
+  if (!closed) spdlog::warn("run {}: closing after its interrupt failed: {}", run_id, describe(closed.error()));
   return true;
 }
 

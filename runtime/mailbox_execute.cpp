@@ -184,13 +184,9 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
   }
   auto epoch = store_.current_epoch(d.thread_id);
   if (epoch && *epoch > d.dispatch_epoch) {
-    // Interrupted before it ran. Deferred writes, as in end_attempt: recovery supersedes a
-    // stale claim and closes its run when they are lost.
-    std::ignore = store_.supersede_claimed(fence, now_ms(), kReasonClaimedStaleEpoch,
-                                           Durability::deferred);  // fenced if already done
-    std::ignore = finalize_stopped_run(
-        d.run_id, TerminationReason{TerminationKind::cancelled, {}, "superseded by a newer submission"}, false,
-        Durability::deferred);
+    // Interrupted before it ran.
+    std::ignore = release_stale_claim(
+        fence, d.run_id, TerminationReason{TerminationKind::cancelled, {}, "superseded by a newer submission"});
     return;
   }
   // 2. The run must still be open: a finished run is never executed again (a duplicate or
@@ -447,17 +443,12 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
       // fenced): it has stopped, and its stream learns so now. Then its claim is superseded and
       // the run closed, here as well as by the interrupter that waits for it (whichever comes
       // second finds them done), so that an interrupter that stopped waiting leaves nothing
-      // open. A dispatch behind its thread's epoch never runs again, so the run is closed
-      // whoever superseded it. All three writes skip the fsync: the epoch bump is durable (or
-      // lost together with them), and recovery supersedes a stale claim and closes its run.
+      // open (release_stale_claim).
       const TerminationReason interrupted{TerminationKind::cancelled, {}, kInterruptedDetail};
       auto appended = append_finish_event_once(d.run_id, d.thread_id, interrupted);
       if (appended && *appended) run->hub->publish(**appended);
       lock.unlock();
-      std::ignore = store_.supersede_claimed(fence, now_ms(), kReasonClaimedStaleEpoch,
-                                             Durability::deferred);  // fenced if done
-      if (auto closed = finalize_stopped_run(d.run_id, interrupted, false, Durability::deferred); !closed)
-        spdlog::warn("run {}: closing after its interrupt failed: {}", d.run_id, describe(closed.error()));
+      std::ignore = release_stale_claim(fence, d.run_id, interrupted);
       return;  // counted by the close
     }
   }

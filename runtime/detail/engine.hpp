@@ -150,6 +150,12 @@ private:
   Result<void> finalize_stopped_run(const std::string& run_id, const TerminationReason& termination,
                                     bool close_waiting, Durability durability = Durability::synced);
   void reconcile_terminal_dispatch(const RunDispatch& dispatch);
+  // A claim behind its thread's epoch (an interrupt): supersedes it and closes its run with
+  // `termination`. Both deferred writes: the epoch bump is in the log before them, and startup
+  // recovery supersedes a stale claim and closes its run when a power loss dropped them. A
+  // claim already gone (fenced, not found) still has its run closed: a dispatch behind the
+  // epoch never runs again. False (nothing closed) when the supersede failed otherwise.
+  bool release_stale_claim(const Fence& fence, const std::string& run_id, const TerminationReason& termination);
   // Cancels the local run of `active` (or takes it over) and waits for it; supersedes the claim
   // and closes the run (deferred writes: the epoch moved on durably, and recovery finishes
   // both). False if it did not stop within cancel_wait_ms.
