@@ -80,8 +80,23 @@ Result<std::optional<RunDispatch>> best_eligible_locked(RocksdbStore::Impl& m, c
     auto d = m.get_dispatch_locked(thread_id, meta.head.substr(prefix_len + 1 + 8 + 8));
     if (!d) return d.error();
     if (*d && (*d)->status == DispatchStatus::queued && (*d)->dispatch_epoch >= meta.epoch &&
-        (*d)->available_at <= now_ms && rdb::queued_key(**d) == meta.head)
+        (*d)->available_at <= now_ms && rdb::queued_key(**d) == meta.head) {
+      // Claimed, the head leaves the queue and the key after it is the next head. A seek to the
+      // head finds it without walking the tombstones the queue left before the head (without
+      // it the next claim would scan them all, once per claim: quadratic on a busy thread).
+      if (meta.claimed.empty() && meta.queued > 1) {
+        auto after = m.scan(
+            rdb::kIndexCf, rdb::queued_prefix(thread_id),
+            [&](std::string_view key, std::string_view) {
+              if (key == meta.head) return true;
+              next_head.assign(key);
+              return false;
+            },
+            &meta.head);
+        if (!after) return after.error();
+      }
       return d;
+    }
   }
   std::optional<RunDispatch> best;
   std::vector<RunDispatch> stale;
