@@ -7,7 +7,10 @@
 //                 | (interrupt_atom, thread, reason, bool deferred) -> InterruptOutcome or a "mailbox"
 //                 caf::error (deferred: the epoch bump's write skips its fsync; EnginePort::interrupt)
 //   thread_worker (dispatch_next_atom) | (run_atom, RunDispatch) | (claimed_atom[, RunDispatch])
-//                 | (finished_atom, claim[, RunDispatch claimed next]) | (stop_atom) | (status_atom) -> string
+//                 | (finished_atom, claim) | (finished_atom, claim, RunDispatch claimed next, bool run_here)
+//                 | (stop_atom) | (status_atom) -> string
+//                 (run_here: the run thread runs the next dispatch itself, as no other job waits for
+//                 a run thread; the worker only records it as running)
 //   lease_keeper  (tick_atom) every renewal interval; renewals run on the leases pool
 //   sweeper       (sweep_atom) every sweep interval, (tick_atom) every GC interval; on the maintenance pool
 #pragma once
@@ -25,7 +28,8 @@ namespace mbx {
 struct EngineRefs {
   EnginePort* port = nullptr;
   BlockingPool* io = nullptr;    // claims and scans
-  BlockingPool* runs = nullptr;  // agent runs (each blocks a thread of this pool while it runs), and the claim after each
+  BlockingPool* runs = nullptr;  // agent runs (each blocks a thread of this pool while it runs), the claim after each,
+                                 // and the thread's next run when no other job waits
   BlockingPool* leases = nullptr;       // lease renewals only (one thread)
   BlockingPool* maintenance = nullptr;  // sweeps and garbage collection (one thread)
   BlockingPool* interrupts = nullptr;   // interrupts: a synced write, then the wait for the old run

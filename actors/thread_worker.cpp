@@ -14,7 +14,7 @@ namespace {
 std::string claim_of(const RunDispatch& d) { return d.dispatch_id + "/" + d.claim_token.value_or(""); }
 
 void carry_out(caf::stateful_actor<ThreadWorkerActorState>* self, WorkerAction action, const caf::actor& supervisor,
-               const EngineRefs& refs, const RunDispatch* dispatch) {
+               const EngineRefs& refs, const RunDispatch* dispatch, bool run_here = false) {
   auto me = caf::actor_cast<caf::actor>(self);
   switch (action) {
     case WorkerAction::none:
@@ -33,17 +33,28 @@ void carry_out(caf::stateful_actor<ThreadWorkerActorState>* self, WorkerAction a
       return;
     }
     case WorkerAction::execute: {
+      if (run_here) return;  // the run thread that reported the claim is already running it
       RunDispatch d = *dispatch;
       EnginePort* port = refs.port;
-      const bool posted = refs.runs->post([me, port, d] {
-        port->execute(d);
-        // The worker's next step after a run is always the thread's next claim: made here, on
-        // the run's thread, right after the run's end (no hand-off to the I/O pool and back).
-        auto next = port->claim_next(d.thread_id);
-        if (next && *next)
-          caf::anon_send(me, finished_atom::value, claim_of(d), **next);
-        else
-          caf::anon_send(me, finished_atom::value, claim_of(d));  // nothing, or a store error (logged)
+      BlockingPool* runs = refs.runs;
+      const bool posted = runs->post([me, port, runs, d]() mutable {
+        for (;;) {
+          port->execute(d);
+          // The worker's next step after a run is always the thread's next claim: made here, on
+          // the run's thread, right after the run's end (no hand-off to the I/O pool and back).
+          auto next = port->claim_next(d.thread_id);
+          if (!next || !*next) {
+            caf::anon_send(me, finished_atom::value, claim_of(d));  // nothing, or a store error (logged)
+            return;
+          }
+          // When no other job waits for a run thread, this thread runs the claimed dispatch
+          // itself, right away (no hand-off through the worker and the pool); the worker is told
+          // it runs here. Otherwise the worker posts it like any other run.
+          const bool here = runs->queued() == 0;
+          caf::anon_send(me, finished_atom::value, claim_of(d), **next, here);
+          if (!here) return;
+          d = std::move(**next);
+        }
       });
       if (!posted) self->quit();
       return;
@@ -73,8 +84,8 @@ caf::behavior thread_worker(caf::stateful_actor<ThreadWorkerActorState>* self, s
       [=](finished_atom, const std::string& claim) {
         carry_out(self, self->state.machine.on_finished(claim, std::nullopt), supervisor, refs, nullptr);
       },
-      [=](finished_atom, const std::string& claim, const RunDispatch& next) {
-        carry_out(self, self->state.machine.on_finished(claim, claim_of(next)), supervisor, refs, &next);
+      [=](finished_atom, const std::string& claim, const RunDispatch& next, bool run_here) {
+        carry_out(self, self->state.machine.on_finished(claim, claim_of(next)), supervisor, refs, &next, run_here);
       },
       [=](status_atom) { return std::string(to_string(self->state.machine.status())); },
       [=](stop_atom) { self->quit(); },

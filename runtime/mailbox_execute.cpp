@@ -190,46 +190,51 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
     return;
   }
   // 2. The run must still be open: a finished run is never executed again (a duplicate or
-  //    stale dispatch of it is superseded).
-  auto loaded = store_.load_run(d.run_id);
-  if (!loaded) {
-    spdlog::warn("dispatch {}: run {} not readable ({}); its lease will expire", d.dispatch_id, d.run_id,
-                 describe(loaded.error()));
-    return;
-  }
-  if (!*loaded) {
-    spdlog::error("dispatch {}: run {} does not exist; dead-lettered", d.dispatch_id, d.run_id);
-    std::ignore = store_.dead_letter(fence, "run record missing", now_ms());  // nothing else can be done
-    return;
-  }
-  const RunRecord& stored = **loaded;
-  const bool ended_by_this_dispatch =
-      (stored.status == RunStatus::done && stored.dispatch_id == d.dispatch_id) ||
-      (stored.status == RunStatus::waiting && stored.waiting && stored.waiting->since_dispatch_id == d.dispatch_id);
-  if (ended_by_this_dispatch) {
-    // A previous attempt of this dispatch wrote the run's end and died before its ack: the
-    // work is done; release the dispatch as that attempt would have, and run nothing again.
-    release_recorded_end(run, stored);
-    return;
-  }
-  if (stored.status == RunStatus::done) {
-    spdlog::info("dispatch {}: run {} has already finished; superseded", d.dispatch_id, d.run_id);
-    std::ignore = store_.supersede_claimed(fence, now_ms(), "run already finished");  // fenced: already gone
-    return;
-  }
-  // 3. Rebuild the activation from the store: any worker can execute any dispatch. A run the
-  //    submit's write started (first attempt, claimed inline) has its record already.
-  bool started = false;
+  //    stale dispatch of it is superseded). A run the submit's write started (first attempt,
+  //    claimed inline) has its record in hand: that write is the run's latest, nothing to read.
+  std::optional<RunRecord> record_in_hand;
   {
     std::lock_guard<std::mutex> lock(run->write_mu);
-    started = run->record.has_value();
+    record_in_hand = run->record;
   }
-  auto activation = reconstruct_run_request(store_, d);
+  const bool started = record_in_hand.has_value();
+  if (!started) {
+    auto loaded = store_.load_run(d.run_id);
+    if (!loaded) {
+      spdlog::warn("dispatch {}: run {} not readable ({}); its lease will expire", d.dispatch_id, d.run_id,
+                   describe(loaded.error()));
+      return;
+    }
+    if (!*loaded) {
+      spdlog::error("dispatch {}: run {} does not exist; dead-lettered", d.dispatch_id, d.run_id);
+      std::ignore = store_.dead_letter(fence, "run record missing", now_ms());  // nothing else can be done
+      return;
+    }
+    const RunRecord& stored = **loaded;
+    const bool ended_by_this_dispatch =
+        (stored.status == RunStatus::done && stored.dispatch_id == d.dispatch_id) ||
+        (stored.status == RunStatus::waiting && stored.waiting && stored.waiting->since_dispatch_id == d.dispatch_id);
+    if (ended_by_this_dispatch) {
+      // A previous attempt of this dispatch wrote the run's end and died before its ack: the
+      // work is done; release the dispatch as that attempt would have, and run nothing again.
+      release_recorded_end(run, stored);
+      return;
+    }
+    if (stored.status == RunStatus::done) {
+      spdlog::info("dispatch {}: run {} has already finished; superseded", d.dispatch_id, d.run_id);
+      std::ignore = store_.supersede_claimed(fence, now_ms(), "run already finished");  // fenced: already gone
+      return;
+    }
+    record_in_hand = std::move(**loaded);
+  }
+  // 3. Rebuild the activation from the run record and the message log: any worker can execute
+  //    any dispatch.
+  auto activation = reconstruct_run_request(store_, d, *record_in_hand);
   if (!started) run->instance_id = ids_.next_id();
   if (!activation) {
     if (!started) {
       std::lock_guard<std::mutex> lock(run->write_mu);
-      run->record = **loaded;
+      run->record = *record_in_hand;
     }
     ExecutionResult failed;
     failed.status = ExecutionStatus::permanent_error;
@@ -240,7 +245,7 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
   // 4. The start, one write: the dispatch's start and the run record Running (a retry also
   //    closes the tool calls its last attempt left open). A run started inline announced it.
   if (!started) {
-    RunRecord record = std::move(**loaded);
+    RunRecord record = std::move(*record_in_hand);
     start_run_record(record, d.dispatch_id, clock_.now_s());
     for (std::uint32_t attempt = 0;; ++attempt) {
       std::vector<Message> synthetic;

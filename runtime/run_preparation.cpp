@@ -54,15 +54,16 @@ Result<PreparedRun> RunPreparer::prepare(RunActivation& request, const EnqueueWi
   const std::string thread_id = request.intent.thread_id;
   std::lock_guard<std::mutex> lock(append_lock(thread_id));
 
+  // The thread's latest run, read once: its waiting state (step 1) and, for a new run, its agent
+  // and state (step 3). Read under the append lock, like the store's reusable_waiting_run.
+  auto previous = store_.latest_run(thread_id);
+  if (!previous) return previous.error();
   // 1. HITL: a request that names no run resumes the thread's waiting run.
-  if (!request.intent.resume_id() && !has_text(request.persistence.run_id_hint)) {
-    auto waiting = store_.reusable_waiting_run(thread_id);
-    if (!waiting) return waiting.error();
-    if (*waiting) {
-      request.intent.kind = RunKind::hitl_resume;
-      request.intent.resume_run_id = (*waiting)->run_id;
-      request.trace.run_mode = RunMode::resume;
-    }
+  if (!request.intent.resume_id() && !has_text(request.persistence.run_id_hint) && *previous &&
+      (*previous)->is_resumable_waiting()) {
+    request.intent.kind = RunKind::hitl_resume;
+    request.intent.resume_run_id = (*previous)->run_id;
+    request.trace.run_mode = RunMode::resume;
   }
   // 2. Run id and dispatch id.
   std::string run_id;
@@ -79,10 +80,9 @@ Result<PreparedRun> RunPreparer::prepare(RunActivation& request, const EnqueueWi
   std::vector<std::string> trigger_ids;
   for (const auto& m : request.messages) trigger_ids.push_back(m.id);
 
-  // 3. The run record: existing (must be open) or new.
-  auto previous = store_.latest_run(thread_id);
-  if (!previous) return previous.error();
-  auto existing = store_.load_run(run_id);
+  // 3. The run record: existing (must be open) or new. A resumed waiting run is the latest one.
+  Result<std::optional<RunRecord>> existing =
+      *previous && (*previous)->run_id == run_id ? Result<std::optional<RunRecord>>(*previous) : store_.load_run(run_id);
   if (!existing) return existing.error();
   RunRecord record;
   const auto resolution_hint = request.persistence.resolution_id_hint;

@@ -117,7 +117,12 @@ Result<RunActivation> reconstruct_run_request(ThreadRunStore& store, const RunDi
   if (!loaded) return loaded.error();
   if (!*loaded)
     return validation_error("run '" + dispatch.run_id + "' not found for dispatch '" + dispatch.dispatch_id + "'");
-  const RunRecord& run = **loaded;
+  return reconstruct_run_request(store, dispatch, **loaded);
+}
+
+Result<RunActivation> reconstruct_run_request(ThreadRunStore& store, const RunDispatch& dispatch, const RunRecord& run) {
+  if (run.run_id != dispatch.run_id)
+    return validation_error("run '" + run.run_id + "' is not the run of dispatch '" + dispatch.dispatch_id + "'");
   if (run.thread_id != dispatch.thread_id)
     return validation_error("run '" + run.run_id + "' belongs to thread '" + run.thread_id +
                             "', not dispatch thread '" + dispatch.thread_id + "'");

@@ -14,4 +14,9 @@ namespace mbx {
 // snapshot, corrupt legacy extras), store.
 [[nodiscard]] Result<RunActivation> reconstruct_run_request(ThreadRunStore& store, const RunDispatch& dispatch);
 
+// The same from a run record already in hand (the one the dispatch's own claim wrote, when the
+// submit's write started the run): only the trigger messages are read.
+[[nodiscard]] Result<RunActivation> reconstruct_run_request(ThreadRunStore& store, const RunDispatch& dispatch,
+                                                            const RunRecord& run);
+
 }  // namespace mbx

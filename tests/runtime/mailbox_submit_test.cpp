@@ -211,6 +211,36 @@ TEST_F(MailboxSubmitTest, BackgroundRunsInOrderPerThreadAndInParallelAcrossThrea
   EXPECT_LE(executor_.max_concurrent(), 4);  // never two runs of one thread
 }
 
+TEST_F(MailboxSubmitTest, AThreadsQueuedRunsFollowOnTheRunThreadOfTheFirstWhileNoOtherJobWaits) {
+  start();
+  // The first run holds the thread while the others queue behind it.
+  auto first = mailbox_->submit_background(request("serial", "slow 100 first"));
+  ASSERT_TRUE(first);
+  std::vector<std::string> submitted{first->run_id};
+  for (int i = 0; i < 10; ++i) {
+    auto r = mailbox_->submit_background(request("serial", "echo " + std::to_string(i)));
+    ASSERT_TRUE(r) << describe(r.error());
+    EXPECT_EQ(r->status, SubmitStatus::queued);
+    submitted.push_back(r->run_id);
+  }
+  for (const auto& run : submitted) ASSERT_TRUE(eventually([&] { return run_done(store_, run); })) << run;
+  std::vector<std::string> executed;
+  std::set<std::thread::id> os_threads;
+  for (const auto& e : executor_.executions()) {
+    executed.push_back(e.run_id);
+    os_threads.insert(e.os_thread);
+  }
+  EXPECT_EQ(executed, submitted);  // in order, each once
+  // Nothing else was posted to the run pool: each run thread claimed the next run and ran it
+  // itself, so the first run's thread ran them all.
+  EXPECT_EQ(os_threads.size(), 1U);
+  // The worker followed along (running, then idle) and stops like any other.
+  ASSERT_TRUE(eventually([&] { return mailbox_->stats().workers == 0 && mailbox_->stats().active_runs == 0; }));
+  auto counts = store_.count_dispatches_by_status();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(count_of(*counts, DispatchStatus::acked), submitted.size());
+}
+
 TEST_F(MailboxSubmitTest, DurableMessageIsIdempotentByMessageId) {
   start();
   DurableMessage m{"msg-1", "t1", std::nullopt, "agent-a", "echo from a"};

@@ -71,7 +71,8 @@ ExecutionResult ScriptedExecutor::execute(RunContext& ctx) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     executions_.push_back(Execution{ctx.run().run_id, ctx.dispatch().thread_id, script.empty() ? "decision" : script,
-                                    ctx.dispatch().attempt_count, !act.control.seeded_decisions.empty()});
+                                    ctx.dispatch().attempt_count, !act.control.seeded_decisions.empty(),
+                                    std::this_thread::get_id()});
   }
   ExecutionResult r;
   if (!act.control.seeded_decisions.empty()) {  // a HITL resume

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace mbx::testing {
@@ -20,6 +21,7 @@ struct Execution {
   std::string script;
   std::uint32_t attempt = 0;  // dispatch attempt_count at start
   bool resumed = false;       // carried seeded decisions
+  std::thread::id os_thread;  // the engine thread that ran it
 };
 
 class ScriptedExecutor final : public Executor {
