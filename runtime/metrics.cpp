@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <vector>
+
 namespace mbx {
 
 namespace {
@@ -13,27 +16,70 @@ std::string label(std::string_view key, std::string_view value) { return fmt::fo
 
 }  // namespace
 
-void Metrics::add(std::string_view name, std::string labels, double v) {
+Metrics::Metrics()
+    : instance_([] {
+        static std::atomic<std::uint64_t> next{1};
+        return next.fetch_add(1);
+      }()) {}
+
+Metrics::Counter& Metrics::counter_series(std::string_view name, std::string labels) {
   std::lock_guard<std::mutex> lock(mu_);
-  counters_[std::string(name)][std::move(labels)] += v;
+  auto by_name = counters_.find(name);
+  if (by_name == counters_.end()) by_name = counters_.try_emplace(std::string(name)).first;
+  return by_name->second[std::move(labels)];
+}
+
+Metrics::Histogram& Metrics::histogram_series(std::string_view name, std::string labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto by_name = histograms_.find(name);
+  if (by_name == histograms_.end()) by_name = histograms_.try_emplace(std::string(name)).first;
+  return by_name->second[std::move(labels)];
+}
+
+void Metrics::record(Histogram& h, double seconds) {
+  for (std::size_t i = 0; i < kBounds.size(); ++i)
+    if (seconds <= kBounds[i]) {
+      h.buckets[i].fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+  h.count.fetch_add(1, std::memory_order_relaxed);
+  h.sum.fetch_add(seconds, std::memory_order_relaxed);
+}
+
+void Metrics::add(std::string_view name, std::string labels, double v) {
+  counter_series(name, std::move(labels)).value.fetch_add(v, std::memory_order_relaxed);
 }
 
 void Metrics::observe(std::string_view name, std::string labels, double seconds) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto& h = histograms_[std::string(name)][std::move(labels)];
-  for (std::size_t i = 0; i < kBounds.size(); ++i)
-    if (seconds <= kBounds[i]) {
-      ++h.buckets[i];
-      break;
-    }
-  ++h.count;
-  h.sum += seconds;
+  record(histogram_series(name, std::move(labels)), seconds);
+}
+
+Metrics::OperationSeries Metrics::operation_series(std::string_view operation, std::string_view result) {
+  // Every store call reports here (about 15 per run), from every engine thread: a per-thread
+  // list of the series found before saves the label formatting, the map lookups and the
+  // shared lock. Entries of another (perhaps destroyed) instance never match its id.
+  struct Slot {
+    std::uint64_t instance;
+    std::string operation;
+    std::string result;
+    OperationSeries series;
+  };
+  thread_local std::vector<Slot> slots;
+  for (const auto& s : slots)
+    if (s.instance == instance_ && s.operation == operation && s.result == result) return s.series;
+  OperationSeries series;
+  series.total = &counter_series("mailbox_operations_total",
+                                 label("operation", operation) + "," + label("result", result));
+  series.duration = &histogram_series("mailbox_operation_duration_seconds", label("operation", operation));
+  if (slots.size() >= 256) slots.clear();  // bounded: many short-lived instances (tests) pass through
+  slots.push_back(Slot{instance_, std::string(operation), std::string(result), series});
+  return series;
 }
 
 void Metrics::store_operation(std::string_view operation, std::string_view result, double seconds) {
-  const std::string labels = label("operation", operation) + "," + label("result", result);
-  add("mailbox_operations_total", labels, 1);
-  observe("mailbox_operation_duration_seconds", label("operation", operation), seconds);
+  const auto series = operation_series(operation, result);
+  series.total->value.fetch_add(1, std::memory_order_relaxed);
+  record(*series.duration, seconds);
 }
 
 void Metrics::submitted(std::string_view flow, std::string_view result) {
@@ -58,10 +104,10 @@ void Metrics::supersede(std::uint64_t n) { add("mailbox_superseded_dispatches_to
 
 double Metrics::counter(std::string_view name, std::string_view labels) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = counters_.find(std::string(name));
+  auto it = counters_.find(name);
   if (it == counters_.end()) return 0;
-  auto jt = it->second.find(std::string(labels));
-  return jt == it->second.end() ? 0 : jt->second;
+  auto jt = it->second.find(labels);
+  return jt == it->second.end() ? 0 : jt->second.value.load();
 }
 
 std::string Metrics::prometheus_text(const std::map<std::string, std::uint64_t>& dispatch_depth) const {
@@ -77,7 +123,7 @@ std::string Metrics::prometheus_text(const std::map<std::string, std::uint64_t>&
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [name, by_labels] : counters_) {
     out += fmt::format("# TYPE {} counter\n", name);
-    for (const auto& [labels, v] : by_labels) out += fmt::format("{} {}\n", series(name, labels), v);
+    for (const auto& [labels, v] : by_labels) out += fmt::format("{} {}\n", series(name, labels), v.value.load());
   }
   for (const auto& [name, by_labels] : histograms_) {
     out += fmt::format("# TYPE {} histogram\n", name);
@@ -85,12 +131,14 @@ std::string Metrics::prometheus_text(const std::map<std::string, std::uint64_t>&
       const std::string sep = labels.empty() ? "" : ",";
       std::uint64_t cumulative = 0;
       for (std::size_t i = 0; i < kBounds.size(); ++i) {
-        cumulative += h.buckets[i];
+        cumulative += h.buckets[i].load();
         out += fmt::format("{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep, kBounds[i], cumulative);
       }
-      out += fmt::format("{}_bucket{{{}{}le=\"+Inf\"}} {}\n", name, labels, sep, h.count);
-      out += fmt::format("{} {}\n", series(std::string(name) + "_sum", labels), h.sum);
-      out += fmt::format("{} {}\n", series(std::string(name) + "_count", labels), h.count);
+      // Read apart from the buckets while probes go on: +Inf (= the count) is at least the last bucket.
+      const std::uint64_t count = std::max(cumulative, h.count.load());
+      out += fmt::format("{}_bucket{{{}{}le=\"+Inf\"}} {}\n", name, labels, sep, count);
+      out += fmt::format("{} {}\n", series(std::string(name) + "_sum", labels), h.sum.load());
+      out += fmt::format("{} {}\n", series(std::string(name) + "_count", labels), count);
     }
   }
   return out;

@@ -15,6 +15,10 @@ namespace mbx {
 
 class Metrics {
 public:
+  Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
   // One store operation: result is "ok", "empty" (nothing found / claimed) or "error".
   void store_operation(std::string_view operation, std::string_view result, double seconds);
   void submitted(std::string_view flow, std::string_view result);  // flow: foreground, background, ...
@@ -36,17 +40,34 @@ public:
   [[nodiscard]] std::string prometheus_text(const std::map<std::string, std::uint64_t>& dispatch_depth) const;
 
 private:
+  // Values are atomic and map nodes never move or go away, so a probe holds mu_ only to find
+  // (or create) its series, and the store's probes not even that: each thread keeps the
+  // series of the operations it reported before (operation_series).
+  struct Counter {
+    std::atomic<double> value{0};
+  };
   struct Histogram {
-    std::array<std::uint64_t, 12> buckets{};  // cumulative at render time
-    std::uint64_t count = 0;
-    double sum = 0;
+    std::array<std::atomic<std::uint64_t>, 12> buckets{};  // cumulative at render time
+    std::atomic<std::uint64_t> count{0};
+    std::atomic<double> sum{0};
+  };
+  struct OperationSeries {
+    Counter* total = nullptr;         // mailbox_operations_total{operation, result}
+    Histogram* duration = nullptr;    // mailbox_operation_duration_seconds{operation}
   };
   void add(std::string_view name, std::string labels, double v);
   void observe(std::string_view name, std::string labels, double seconds);
+  Counter& counter_series(std::string_view name, std::string labels);
+  Histogram& histogram_series(std::string_view name, std::string labels);
+  OperationSeries operation_series(std::string_view operation, std::string_view result);
+  static void record(Histogram& h, double seconds);
 
-  mutable std::mutex mu_;
-  std::map<std::string, std::map<std::string, double>> counters_;        // Guarded by mu_. name -> labels -> value
-  std::map<std::string, std::map<std::string, Histogram>> histograms_;  // Guarded by mu_.
+  const std::uint64_t instance_;  // unique among all instances ever made: keys the per-thread caches
+  mutable std::mutex mu_;         // guards the maps' structure, not the values
+  template <class V>
+  using ByName = std::map<std::string, std::map<std::string, V, std::less<>>, std::less<>>;
+  ByName<Counter> counters_;      // name -> labels -> value
+  ByName<Histogram> histograms_;  // name -> labels -> histogram
   std::atomic<std::int64_t> active_runs_{0};
 };
 

@@ -58,7 +58,7 @@ Result<std::optional<RunRecord>> RocksdbStore::load_run(const std::string& run_i
 
 Result<std::optional<RunRecord>> RocksdbStore::latest_run(const std::string& thread_id) {
   if (!rdb::is_key_safe(thread_id)) return std::optional<RunRecord>{};
-  auto meta = impl_->get_meta(thread_id);
+  auto meta = impl_->read_meta(thread_id);
   if (!meta) return meta.error();
   if (meta->latest_run_id.empty()) return std::optional<RunRecord>{};
   return impl_->get_run(meta->latest_run_id);
@@ -223,7 +223,7 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
 
 Result<std::uint64_t> RocksdbStore::committed_version(const std::string& thread_id) {
   if (!rdb::is_key_safe(thread_id)) return std::uint64_t{0};
-  auto meta = impl_->get_meta(thread_id);
+  auto meta = impl_->read_meta(thread_id);
   if (!meta) return meta.error();
   return meta->version;
 }

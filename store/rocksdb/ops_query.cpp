@@ -54,7 +54,7 @@ Result<std::optional<std::int64_t>> RocksdbStore::next_available_at(std::int64_t
 
 Result<std::uint64_t> RocksdbStore::current_epoch(const std::string& thread_id) {
   if (!rdb::is_key_safe(thread_id)) return std::uint64_t{0};
-  auto meta = impl_->get_meta(thread_id);
+  auto meta = impl_->read_meta(thread_id);
   if (!meta) return meta.error();
   return meta->epoch;
 }
@@ -62,7 +62,7 @@ Result<std::uint64_t> RocksdbStore::current_epoch(const std::string& thread_id) 
 Result<ThreadQueueState> RocksdbStore::thread_state(const std::string& thread_id) {
   ThreadQueueState out;
   if (!rdb::is_key_safe(thread_id)) return out;
-  auto meta = impl_->get_meta(thread_id);
+  auto meta = impl_->read_meta(thread_id);
   if (!meta) return meta.error();
   out.epoch = meta->epoch;
   out.queued = meta->queued;

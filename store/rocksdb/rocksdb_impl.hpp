@@ -99,6 +99,10 @@ struct RocksdbStore::Impl {
   [[nodiscard]] Result<std::optional<RunDispatch>> get_dispatch(const std::string& id);
   // From the database; see get_meta_locked for the read of a lock holder.
   [[nodiscard]] Result<rdb::ThreadMeta> get_meta(const std::string& thread_id);
+  // For a reader that holds no lock: the stripe's cached metadata when the stripe's lock is free
+  // at once (a committed state, like a read of the database), else the database. Never waits
+  // for a writer.
+  [[nodiscard]] Result<rdb::ThreadMeta> read_meta(const std::string& thread_id);
   [[nodiscard]] Result<std::optional<RunRecord>> get_run(const std::string& run_id);
   // Calls fn(key, value) for each key in [prefix, prefix_end) of cf (or from `start` when
   // given) until it returns false.

@@ -214,6 +214,16 @@ Result<rdb::ThreadMeta> RocksdbStore::Impl::get_meta(const std::string& thread_i
   return meta;
 }
 
+Result<rdb::ThreadMeta> RocksdbStore::Impl::read_meta(const std::string& thread_id) {
+  auto& s = stripe(thread_id);
+  {
+    std::unique_lock<std::mutex> lock(s.mu, std::try_to_lock);
+    if (lock.owns_lock())
+      if (const auto* cached = s.metas.find(thread_id)) return *cached;
+  }
+  return get_meta(thread_id);
+}
+
 Result<std::optional<RunRecord>> RocksdbStore::Impl::get_run(const std::string& run_id) {
   auto v = get(rdb::kRunsCf, run_id);
   if (!v) return v.error();
