@@ -2,7 +2,8 @@
 // a temp folder, a no-op executor that emits one text_delta and completes). Each workload is
 // measured next to its limit in the same process and run (docs/benchmarks.md, issue 6):
 //
-//   throughput  background submits to T threads from a few submitter threads; dispatches per
+//   throughput  background submits to T threads from submitter threads (4 per conversation
+//               thread, at most 16: min(4 T, 16) unless --submitters says); dispatches per
 //               second from the first submit to the last dispatch acked; synced and unsynced
 //               store. Limit: bare RocksDB WriteBatches, as many per dispatch as the engine
 //               wrote (counted from mailbox_operations_total), same sync, same writer count.
@@ -34,7 +35,7 @@
 //               (echo) and the same completion poll, in the same run; ratio = HTTP / embedded.
 //
 // usage: mbx_loadgen [--workloads throughput,latency,interrupt,idle,recovery,http] [--json FILE]
-//                    [--threads 1,100,10000] [--sync both|on|off] [--submitters 4]
+//                    [--threads 1,100,10000] [--sync both|on|off] [--submitters N]
 //                    [--dispatches-1 2000] [--dispatches-n 20000] [--max-seconds 60]
 //                    [--latency-samples 200] [--interrupt-samples 100] [--fsync-samples 500]
 //                    [--idle-threads 100000] [--idle-sync 0] [--dir /tmp]
@@ -66,6 +67,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -105,7 +107,8 @@ struct Flags {
   std::string json;
   std::vector<long> threads{1, 100, 10000};
   std::string sync = "both";
-  int submitters = 4;
+  int submitters = 0;  // 0: each workload's default (4; throughput: min(4 T, 16))
+  [[nodiscard]] int submitters_or(int workload_default) const { return submitters > 0 ? submitters : workload_default; }
   long dispatches_1 = 2000;
   long dispatches_n = 20000;
   double max_seconds = 60;
@@ -160,7 +163,10 @@ Flags parse_flags(int argc, char** argv) {
         f.threads.clear();
         for (const auto& t : split(v)) f.threads.push_back(std::stol(t));
       } else if (a == "--sync") f.sync = v;
-      else if (a == "--submitters") f.submitters = std::stoi(v);
+      else if (a == "--submitters") {
+        f.submitters = std::stoi(v);
+        if (f.submitters < 1 || f.submitters > 256) usage("--submitters must be 1..256");
+      }
       else if (a == "--dispatches-1") f.dispatches_1 = std::stol(v);
       else if (a == "--dispatches-n") f.dispatches_n = std::stol(v);
       else if (a == "--max-seconds") f.max_seconds = std::stod(v);
@@ -183,7 +189,6 @@ Flags parse_flags(int argc, char** argv) {
       usage("bad value for " + a + ": " + v);
     }
   }
-  if (f.submitters < 1 || f.submitters > 256) usage("--submitters must be 1..256");
   if (f.sync != "both" && f.sync != "on" && f.sync != "off") usage("--sync must be both, on or off");
   if (f.recovery_threads < 1) usage("--recovery-threads must be at least 1");
   if (f.recovery_queued < 0 || f.recovery_claimed < 0 || f.recovery_queued + f.recovery_claimed < 1)
@@ -201,6 +206,15 @@ Flags parse_flags(int argc, char** argv) {
 // ---- helpers ---------------------------------------------------------------------------------
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// CPU time (user + system) of the whole process so far, in seconds: with the wall time it tells
+// how much of the machine a phase used, a steadier figure than a rate on a shared machine.
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
@@ -497,6 +511,8 @@ void throughput(const Flags& flags, long threads, bool sync) {
   const std::string setting = std::string(sync ? "synced" : "unsynced") + ", T=" + std::to_string(threads) +
                               ", " + std::to_string(total) + " dispatches";
   std::cerr << "throughput: " << setting << "\n";
+  // Clients: 4 per conversation thread, at most 16 (the peers' producers pipeline every add).
+  const int submitter_count = flags.submitters_or(static_cast<int>(std::min<long>(16, 4 * threads)));
   Engine e = Engine::open(flags, "tput", sync);
   // Calibration: one background run on an idle engine gives the writes a dispatch needs at
   // minimum (no back-pressure, no retries); the limit replays that many per dispatch.
@@ -513,10 +529,11 @@ void throughput(const Flags& flags, long threads, bool sync) {
   std::atomic<long> submitted{0}, errors{0}, retries{0};
   std::atomic<bool> timed_out{false};
   const auto t0 = Clock::now();
+  const double cpu0 = process_cpu_seconds();
   std::vector<std::thread> submitters;
-  for (int s = 0; s < flags.submitters; ++s)
+  for (int s = 0; s < submitter_count; ++s)
     submitters.emplace_back([&, s] {
-      for (long i = s; i < total; i += flags.submitters) {
+      for (long i = s; i < total; i += submitter_count) {
         const std::string thread = "tp-" + std::to_string(i % threads);
         for (int attempt = 0;; ++attempt) {
           if (Clock::now() > deadline) {
@@ -566,6 +583,7 @@ void throughput(const Flags& flags, long threads, bool sync) {
     std::this_thread::sleep_for(1ms);
   }
   const double elapsed = seconds_since(t0);
+  const double engine_cpu = process_cpu_seconds() - cpu0;
   for (auto& t : submitters) t.join();
   const std::uint64_t acked = e.acked() - 1;
   const double rate = static_cast<double>(done) / elapsed;
@@ -590,16 +608,18 @@ void throughput(const Flags& flags, long threads, bool sync) {
 
   // The limit: the same number of writes as bare WriteBatches, same sync, same writer count
   // (the run pool's threads that can be busy at once plus the submitters).
-  const int writers = static_cast<int>(std::min<long>(threads, 64)) + flags.submitters;
+  const int writers = static_cast<int>(std::min<long>(threads, 64)) + submitter_count;
   const long units = static_cast<long>(done);
   const long sync_batches = std::lround(synced_writes), unsync_batches = std::lround(unsynced_writes);
   std::atomic<long> next_sync{0}, next_unsync{0};
   std::atomic<bool> bare_capped{false};
   double bare_elapsed = 0;
+  double bare_cpu = 0;
   {
     BareDb bare(flags);
     const auto b_deadline = Clock::now() + std::chrono::duration<double>(flags.max_seconds);
     const auto b0 = Clock::now();
+    const double bare_cpu0 = process_cpu_seconds();
     std::vector<std::thread> ws;
     for (int w = 0; w < writers; ++w)
       ws.emplace_back([&, w] {
@@ -627,6 +647,7 @@ void throughput(const Flags& flags, long threads, bool sync) {
       });
     for (auto& t : ws) t.join();
     bare_elapsed = seconds_since(b0);
+    bare_cpu = process_cpu_seconds() - bare_cpu0;
   }
   const double done_fraction =
       sync_batches > 0 ? std::min(1.0, static_cast<double>(std::min(next_sync.load(), sync_batches)) / sync_batches) : 1.0;
@@ -644,11 +665,16 @@ void throughput(const Flags& flags, long threads, bool sync) {
                  std::to_string(writers) + " writers";
   r.ratio = rate / limit_rate;
   r.note = "finished " + std::to_string(done) + " (acked " + std::to_string(acked) + ") of " + std::to_string(total) +
-           " in " + num(elapsed) + " s; submit retries " + std::to_string(retries.load()) + ", errors " +
+           " in " + num(elapsed) + " s; " + std::to_string(submitter_count) + " submitters, submit retries " +
+           std::to_string(retries.load()) + ", errors " +
            std::to_string(errors.load()) + (timed_out ? "; TIME CAP HIT" : "") +
            (bare_capped ? "; limit time cap hit (rate extrapolated)" : "") + "; minimum writes/dispatch (one run alone): " +
            minimum + "; measured writes/dispatch under load: " + breakdown + " (" +
-           num(measured_synced / static_cast<double>(std::max<std::uint64_t>(done, 1))) + " synced)";
+           num(measured_synced / static_cast<double>(std::max<std::uint64_t>(done, 1))) + " synced)" +
+           "; CPU per dispatch (user + system, whole process): engine " +
+           num(engine_cpu * 1e6 / static_cast<double>(std::max<std::uint64_t>(done, 1))) + " us over " + num(elapsed) +
+           " s, limit " + num(bare_cpu * 1e6 / std::max(1.0, static_cast<double>(units) * done_fraction)) + " us over " +
+           num(bare_elapsed) + " s";
   add_row(r);
 }
 
@@ -792,9 +818,9 @@ void idle(const Flags& flags) {
   const auto t0 = Clock::now();
   std::atomic<long> submitted{0}, errors{0};
   std::vector<std::thread> submitters;
-  for (int s = 0; s < flags.submitters; ++s)
+  for (int s = 0; s < flags.submitters_or(4); ++s)
     submitters.emplace_back([&, s] {
-      for (long i = s; i < n && Clock::now() < deadline; i += flags.submitters) {
+      for (long i = s; i < n && Clock::now() < deadline; i += flags.submitters_or(4)) {
         auto r = e.mailbox->submit_background(request("idle-" + std::to_string(i), "noop"));
         if (r) submitted.fetch_add(1);
         else errors.fetch_add(1);
@@ -939,10 +965,10 @@ Fixture build_recovery_fixture(const Flags& flags, const std::string& dir, const
     // Building is bounded like the idle workload: at least 10 minutes, or --max-seconds.
     const auto deadline = Clock::now() + std::chrono::duration<double>(std::max(flags.max_seconds, 600.0));
     std::atomic<long> next{0}, built{0}, errors{0};
-    std::atomic<int> running{flags.submitters};
+    std::atomic<int> running{flags.submitters_or(4)};
     std::atomic<bool> capped{false};
     std::vector<std::thread> builders;
-    for (int b = 0; b < flags.submitters; ++b)
+    for (int b = 0; b < flags.submitters_or(4); ++b)
       builders.emplace_back([&] {
         for (long k = next.fetch_add(1); k < total; k = next.fetch_add(1)) {
           if (Clock::now() > deadline) {
@@ -1031,7 +1057,7 @@ void recovery(const Flags& flags) {
   const std::string dir = fresh_dir(flags, "recovery");
   const long want = flags.recovery_queued + flags.recovery_claimed;
   std::cerr << "recovery: building " << flags.recovery_queued << " queued + " << flags.recovery_claimed
-            << " claimed dispatches on " << flags.recovery_threads << " threads (unsynced, " << flags.submitters
+            << " claimed dispatches on " << flags.recovery_threads << " threads (unsynced, " << flags.submitters_or(4)
             << " builder threads)\n";
   const Fixture fx = build_recovery_fixture(flags, dir, consumer);
   const long total = fx.built;
@@ -1109,7 +1135,7 @@ void recovery(const Flags& flags) {
                               " claimed on " + std::to_string(flags.recovery_threads) + " threads, synced";
   const std::string note =
       "fixture: " + std::to_string(fx.built) + " of " + std::to_string(want) + " dispatches built in " + num(fx.seconds) +
-      " s (unsynced store, " + std::to_string(flags.submitters) + " builder threads, errors " +
+      " s (unsynced store, " + std::to_string(flags.submitters_or(4)) + " builder threads, errors " +
       std::to_string(fx.errors) + (fx.capped ? ", FIXTURE TIME CAP HIT" : "") + "), folder " +
       std::to_string(fx.bytes >> 20) + " MiB; store open " + num(open_s) + " s; Mailbox::start " + num(start_s) +
       " s; started at least once " + std::to_string(distinct) + " of " + std::to_string(total) + ", executions " +
@@ -1388,9 +1414,9 @@ BackgroundResult background_load(const Flags& flags, long threads, long total, c
   std::atomic<bool> timed_out{false};
   const auto t0 = Clock::now();
   std::vector<std::thread> submitters;
-  for (int s = 0; s < flags.submitters; ++s)
+  for (int s = 0; s < flags.submitters_or(4); ++s)
     submitters.emplace_back([&, s] {
-      for (long i = s; i < total; i += flags.submitters) {
+      for (long i = s; i < total; i += flags.submitters_or(4)) {
         const std::string thread = prefix + std::to_string(i % threads);
         for (;;) {
           if (Clock::now() > deadline) {
@@ -1541,7 +1567,7 @@ void http_path(const Flags& flags, bool sync) {
     NodeChild node(flags, sync);
     std::cerr << "  mailboxd up on 127.0.0.1:" << node.port() << "; HTTP background\n";
     std::vector<std::unique_ptr<client::HttpClient>> clients;
-    for (int s = 0; s < flags.submitters; ++s)
+    for (int s = 0; s < flags.submitters_or(4); ++s)
       clients.push_back(std::make_unique<client::HttpClient>("127.0.0.1", node.port(), 30s));
     client::HttpClient poller("127.0.0.1", node.port(), 30s);
     const std::string body = R"({"messages":[{"role":"user","content":"ok"}],"agent_id":"echo"})";
