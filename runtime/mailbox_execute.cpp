@@ -247,6 +247,7 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
   if (!started) {
     RunRecord record = std::move(*record_in_hand);
     start_run_record(record, d.dispatch_id, clock_.now_s());
+    std::optional<AgentEvent> start_event;
     for (std::uint32_t attempt = 0;; ++attempt) {
       std::vector<Message> synthetic;
       auto version = store_.committed_version(d.thread_id);
@@ -260,18 +261,22 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
       DispatchStep start;
       start.kind = DispatchStep::Kind::start;
       start.instance_id = run->instance_id;
+      start.event = run_start_event(record, now_ms());
       // Deferred like the claim: lost, the dispatch's claim is lost with it (the log keeps no
       // write without the earlier ones), and the next attempt starts the run again.
       auto committed =
           store_.commit_run_step(d.thread_id, synthetic, *version, record, fence, start, now_ms(), Durability::deferred);
-      if (committed) break;
+      if (committed) {
+        start_event = std::move(committed->event);
+        break;
+      }
       if (committed.error().code != Errc::conflict || attempt + 1 >= config_.append_retries) {
         spdlog::warn("run {}: start not recorded: {}", d.run_id, describe(committed.error()));
         if (committed.error().code == Errc::fenced) reconcile_after_fence(run);
         return;
       }
     }
-    announce_start(run, std::move(record));
+    announce_start(run, std::move(record), start_event);
   }
   const std::int64_t started_ms = now_ms();
   metrics_.run_started(static_cast<double>(started_ms - d.created_at) / 1000.0);
@@ -310,15 +315,20 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
   }
 }
 
-std::uint64_t Mailbox::Engine::announce_start(const ActiveRunPtr& run, RunRecord record) {
+std::uint64_t Mailbox::Engine::announce_start(const ActiveRunPtr& run, RunRecord record,
+                                              const std::optional<AgentEvent>& stored_start) {
   std::lock_guard<std::mutex> lock(run->write_mu);
+  std::uint64_t seq = 0;
+  if (stored_start) {  // written with the start
+    run->hub->publish(*stored_start);
+    seq = stored_start->seq;
+  } else {
+    auto emitted = emit_locked(store_, clock_, *run, run_start_event(record, clock_.now_ms()));
+    seq = emitted ? emitted->seq : 0;  // a fenced start event surfaces at the end write
+  }
   run->record = std::move(record);
-  AgentEvent start;
-  start.type = AgentEventType::run_start;
-  start.parent_run_id = run->record->parent_run_id;
-  auto emitted = emit_locked(store_, clock_, *run, start);  // a fenced start event surfaces at the end write
   run->accepts_live_input = true;
-  return emitted ? emitted->seq : 0;
+  return seq;
 }
 
 void Mailbox::Engine::release_recorded_end(const ActiveRunPtr& run, const RunRecord& record) {
@@ -433,13 +443,15 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
     }
   }
 
-  // The run's end: the finish event (first, so a reader who sees the run ended finds it), then
-  // ONE write: the record with synthetic tool results, the dispatch result, ack / dead letter.
-  // All fenced.
+  // The run's end, ONE fenced write: the finish event (so a reader who sees the run ended finds
+  // it), the record with synthetic tool results, the dispatch result, ack / dead letter.
   std::unique_lock<std::mutex> lock(run->write_mu);
   AgentEvent finish;
   finish.type = AgentEventType::run_finish;
   finish.termination = termination;
+  finish.run_id = d.run_id;
+  finish.thread_id = d.thread_id;
+  finish.at_ms = clock_.now_ms();
   if (result.response) finish.text = *result.response;
   if (reason == detail::CancelReason::interrupted) {
     auto epoch = store_.current_epoch(d.thread_id);
@@ -456,13 +468,6 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
       std::ignore = release_stale_claim(fence, d.run_id, interrupted);
       return;  // counted by the close
     }
-  }
-  if (auto emitted = emit_locked(store_, clock_, *run, finish); !emitted) {
-    lock.unlock();
-    spdlog::info("run {} thread {}: end not recorded ({}); reconciling", d.run_id, d.thread_id,
-                 describe(emitted.error()));
-    if (emitted.error().code == Errc::fenced) reconcile_after_fence(run);
-    return;
   }
   RunRecord record = run->record.value_or(RunRecord{});
   const std::int64_t now_s = clock_.now_s();
@@ -494,6 +499,7 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
   release.kind = disposition == Disposition::ack ? DispatchStep::Kind::ack : DispatchStep::Kind::dead_letter;
   release.result = std::move(dispatch_result);
   release.error = error;
+  release.event = std::move(finish);
   Result<StepCommit> committed = internal_error("not attempted");
   for (std::uint32_t attempt = 0; attempt < config_.append_retries; ++attempt) {
     auto version = store_.committed_version(d.thread_id);
@@ -521,6 +527,7 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
     return;
   }
   run->record = record;
+  if (committed->event) run->hub->publish(*committed->event);
   lock.unlock();
   const char* outcome = record.status == RunStatus::waiting                       ? "waiting"
                         : termination.kind == TerminationKind::cancelled           ? "cancelled"

@@ -239,7 +239,7 @@ Result<PreparedRun> Mailbox::Engine::prepare_and_claim(RunActivation& request, c
   auto claimed = std::make_shared<detail::ActiveRun>(*prepared->enqueued, config_.event_channel_capacity);
   if (prepared->started) {
     claimed->instance_id = prepared->enqueued->dispatch_instance_id.value_or("");
-    start_seq = announce_start(claimed, *prepared->started);
+    start_seq = announce_start(claimed, *prepared->started, prepared->start_event);
   }
   run = register_run(std::move(claimed));
   return prepared;

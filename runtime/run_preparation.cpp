@@ -149,20 +149,24 @@ Result<PreparedRun> RunPreparer::prepare(RunActivation& request, const EnqueueWi
         starting.claim->start_instance_id = ids_.next_id();
         starting.claim->started_run = record;
         start_run_record(*starting.claim->started_run, dispatch->dispatch_id, record.updated_at);
+        starting.claim->start_event = run_start_event(record, clock_.now_ms());
         options = &starting;
       }
       auto committed =
           store_.commit_run_enqueue(thread_id, request.messages, *version, record, *dispatch, *options, clock_.now_ms());
       if (committed) {
-        PreparedRun prepared{run_id, dispatch_id, committed->version, std::move(committed->dispatch), std::nullopt};
-        if (options->claim && options->claim->started_run && prepared.enqueued->status == DispatchStatus::claimed)
+        PreparedRun prepared{run_id, dispatch_id, committed->version, std::move(committed->dispatch), std::nullopt,
+                             std::nullopt};
+        if (options->claim && options->claim->started_run && prepared.enqueued->status == DispatchStatus::claimed) {
           prepared.started = std::move(starting.claim->started_run);
+          prepared.start_event = std::move(committed->event);
+        }
         return prepared;
       }
       failure = committed.error();
     } else {
       auto committed = store_.commit_run_append(thread_id, request.messages, *version, record, nullptr, clock_.now_ms());
-      if (committed) return PreparedRun{run_id, dispatch_id, *committed, std::nullopt, std::nullopt};
+      if (committed) return PreparedRun{run_id, dispatch_id, *committed, std::nullopt, std::nullopt, std::nullopt};
       failure = committed.error();
     }
     if (failure.code != Errc::conflict) return failure;
@@ -184,6 +188,16 @@ void start_run_record(RunRecord& record, const std::string& dispatch_id, std::in
   if (!record.started_at) record.started_at = now_s;
   record.updated_at = now_s;
   record.dispatch_id = dispatch_id;
+}
+
+AgentEvent run_start_event(const RunRecord& run, std::int64_t now_ms) {
+  AgentEvent e;
+  e.type = AgentEventType::run_start;
+  e.run_id = run.run_id;
+  e.thread_id = run.thread_id;
+  e.parent_run_id = run.parent_run_id;
+  e.at_ms = now_ms;
+  return e;
 }
 
 Result<RunDispatch> RunPreparer::build_dispatch(const RunActivation& request, std::int64_t available_at_ms) const {

@@ -35,6 +35,7 @@ struct PreparedRun {
   std::uint64_t version = 0;  // the thread's committed version after the append
   std::optional<RunDispatch> enqueued;  // the dispatch as stored, when prepare enqueued it
   std::optional<RunRecord> started;     // the run record as written, when it was claimed and started inline
+  std::optional<AgentEvent> start_event;  // its run_start event as stored in the same write
 };
 
 // Enqueue the run's dispatch in the same write as the append (ThreadRunStore::commit_run_enqueue).
@@ -42,13 +43,16 @@ struct EnqueueWith {
   std::int64_t available_at_ms = 0;
   EnqueueOptions options;
   // With options.claim: start the run in the same write when the claim is made
-  // (InlineClaim::started_run, built with start_run_record).
+  // (InlineClaim::started_run, built with start_run_record), with its run_start event.
   bool start_on_claim = false;
 };
 
 // The run record as its dispatch's start writes it: Running, for `dispatch_id`, no waiting
 // state or outcome left from an earlier attempt or suspension, started_at kept if set.
 void start_run_record(RunRecord& record, const std::string& dispatch_id, std::int64_t now_s);
+
+// The run_start event of `run` (its seq is assigned when it is stored).
+[[nodiscard]] AgentEvent run_start_event(const RunRecord& run, std::int64_t now_ms);
 
 class RunPreparer {
 public:

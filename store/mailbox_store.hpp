@@ -14,6 +14,7 @@
 // superseded then.
 #pragma once
 
+#include "messages/agent_event.hpp"
 #include "messages/error.hpp"
 #include "messages/run_dispatch.hpp"
 #include "messages/run_record.hpp"
@@ -47,6 +48,9 @@ struct InlineClaim {
   // neither is used. Both set, or neither (validation).
   std::string start_instance_id;
   std::optional<RunRecord> started_run;
+  // With a start: an event of the run appended in the same write when the start is made (as
+  // DispatchStep::event), returned in StepCommit::event. Without a start: validation error.
+  std::optional<AgentEvent> start_event;
 };
 
 struct EnqueueOptions {

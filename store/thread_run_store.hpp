@@ -38,11 +38,15 @@ struct DispatchStep {
   std::string instance_id;                  // start: the attempt's instance id
   std::optional<RunDispatchResult> result;  // ack / dead_letter: recorded before the release
   std::string error;                        // dead_letter: the reason
+  // An event of the run appended in the same write, as append_event would (next seq of the run,
+  // run_id set to the run's): the run_start of a start, the run_finish of an end.
+  std::optional<AgentEvent> event;
 };
 
 struct StepCommit {
-  std::uint64_t version = 0;  // the thread's committed version after the write
-  RunDispatch dispatch;       // the fenced dispatch as written
+  std::uint64_t version = 0;      // the thread's committed version after the write
+  RunDispatch dispatch;           // the fenced dispatch as written
+  std::optional<AgentEvent> event;  // the step's (or the inline start's) event as stored, with its seq
 };
 
 class ThreadRunStore {

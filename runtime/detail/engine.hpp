@@ -176,8 +176,9 @@ private:
   // Execution (mailbox_execute.cpp).
   void run_claimed(const ActiveRunPtr& run);
   // The start is recorded (by run_claimed, or by the submit's write): the run's record (set
-  // from now on), its run_start event (returns its seq, 0 if refused), and live input.
-  std::uint64_t announce_start(const ActiveRunPtr& run, RunRecord record);
+  // from now on), its run_start event (stored by that write and published here, or appended
+  // now when the write did not carry it; returns its seq, 0 if refused), and live input.
+  std::uint64_t announce_start(const ActiveRunPtr& run, RunRecord record, const std::optional<AgentEvent>& stored_start);
   void end_attempt(const ActiveRunPtr& run, const ExecutionResult& result, std::int64_t started_ms);
   void reconcile_after_fence(const ActiveRunPtr& run);
   void release_for_shutdown(const ActiveRunPtr& run);

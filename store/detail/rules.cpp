@@ -73,7 +73,10 @@ Result<void> validate_inline_start(const EnqueueOptions& options, const RunRecor
   const auto& claim = *options.claim;
   if (claim.start_instance_id.empty() != !claim.started_run.has_value())
     return validation_error("commit_run_enqueue: an inline start needs both an instance id and the started run");
-  if (!claim.started_run) return {};
+  if (!claim.started_run) {
+    if (claim.start_event) return validation_error("commit_run_enqueue: a start event needs an inline start");
+    return {};
+  }
   const RunRecord& started = *claim.started_run;
   if (started.run_id != run.run_id || started.thread_id != run.thread_id)
     return validation_error("commit_run_enqueue: the started run '" + started.run_id + "' is not run '" + run.run_id +
@@ -88,6 +91,14 @@ Result<const RunRecord*> apply_inline_start(RunDispatch& stored, const EnqueueOp
   if (stored.status != DispatchStatus::claimed || !options.claim || !options.claim->started_run) return &run;
   if (auto r = stored.record_dispatch_start(options.claim->start_instance_id, now_ms); !r) return r.error();
   return &*options.claim->started_run;
+}
+
+const AgentEvent* event_of_commit(const DispatchStep* step, const EnqueueOptions* options, const RunRecord* written,
+                                  const RunRecord& run) {
+  if (step != nullptr && step->event) return &*step->event;
+  if (options != nullptr && options->claim && options->claim->start_event && written != &run)
+    return &*options->claim->start_event;
+  return nullptr;
 }
 
 Error version_conflict(const std::string& thread_id, std::uint64_t expected, std::uint64_t actual) {

@@ -67,6 +67,11 @@ enum class FenceVerdict : std::uint8_t {
 [[nodiscard]] Result<const RunRecord*> apply_inline_start(RunDispatch& stored, const EnqueueOptions& options,
                                                           const RunRecord& run, std::int64_t now_ms);
 
+// The event a commit appends with its write: the step's, else the inline start's when the
+// start was made (`written`, from apply_inline_start, is then not `run`); null for none.
+[[nodiscard]] const AgentEvent* event_of_commit(const DispatchStep* step, const EnqueueOptions* options,
+                                                const RunRecord* written, const RunRecord& run);
+
 [[nodiscard]] Error version_conflict(const std::string& thread_id, std::uint64_t expected, std::uint64_t actual);
 
 // Lease deadline, saturating instead of overflowing.

@@ -558,6 +558,13 @@ Result<StepCommit> MemoryStore::commit_run(const std::string& thread_id, const s
     t.dispatch_ids.insert(out.dispatch.dispatch_id);
     s.dispatches.emplace(out.dispatch.dispatch_id, out.dispatch);
   }
+  if (const AgentEvent* event = detail::event_of_commit(step, enqueue_options, written, run)) {
+    auto& events = s.events[run.run_id];
+    out.event = *event;
+    out.event->run_id = run.run_id;
+    out.event->seq = events.size() + 1;
+    events.push_back(*out.event);
+  }
   out.version = static_cast<std::uint64_t>(t.log.size());
   return out;
 }

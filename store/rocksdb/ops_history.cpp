@@ -214,9 +214,25 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
   if (owned) m.stage_dispatch(b, *meta, &*owned, &out.dispatch);
   if (enqueue != nullptr) m.stage_dispatch(b, *meta, nullptr, &out.dispatch);
   m.stage_meta(b, thread_id, meta_before, *meta);
+  // The step's event goes in the same write, under its run's event lock (after the thread's,
+  // as in append_event).
+  std::unique_lock<std::mutex> events;
+  Impl::EventStripe* event_stripe = nullptr;
+  if (const AgentEvent* event = detail::event_of_commit(step, enqueue != nullptr ? enqueue->options : nullptr,
+                                                        written, run)) {
+    event_stripe = &m.event_stripe(run.run_id);
+    events = std::unique_lock<std::mutex>(event_stripe->mu);
+    auto stored = m.stage_event_locked(b, *event_stripe, run.run_id, *event);
+    if (!stored) return stored.error();
+    out.event = std::move(*stored);
+  }
   const char* op = step != nullptr ? "commit_run_step" : enqueue != nullptr ? "commit_run_enqueue" : "commit_run_append";
   const RunDispatch* written_dispatch = owned || enqueue != nullptr ? &out.dispatch : nullptr;
   if (auto r = m.commit_locked(thread_id, b, op, &*meta, written_dispatch, durability); !r) return r.error();
+  if (event_stripe != nullptr) {
+    event_stripe->run_id = run.run_id;
+    event_stripe->last_seq = out.event->seq;
+  }
   out.version = meta->version;
   return out;
 }
@@ -280,27 +296,14 @@ Result<AgentEvent> RocksdbStore::append_event(const std::string& run_id, const A
   }
   auto& stripe = m.event_stripe(run_id);
   std::lock_guard<std::mutex> events(stripe.mu);
-  std::uint64_t last = 0;
-  if (stripe.run_id == run_id) {
-    last = stripe.last_seq;
-  } else {
-    auto it = m.iterator(rdb::kEventsCf);
-    it->SeekForPrev(rdb::event_key(run_id, std::numeric_limits<std::uint64_t>::max()));
-    const auto prefix = rdb::event_prefix(run_id);
-    if (it->Valid() && it->key().starts_with(prefix))
-      last = rdb::get_u64(std::string_view(it->key().data() + prefix.size(), it->key().size() - prefix.size()));
-    if (!it->status().ok()) return to_error(it->status(), "append_event");
-  }
-  AgentEvent stored = event;
-  stored.run_id = run_id;
-  stored.seq = last + 1;
   rocksdb::WriteBatch b;
-  std::ignore = b.Put(m.cf[rdb::kEventsCf], rdb::event_key(run_id, stored.seq), rdb::encode(stored));
+  auto stored = m.stage_event_locked(b, stripe, run_id, event);
+  if (!stored) return stored.error();
   rocksdb::WriteOptions wo = m.write_options;
   wo.sync = m.options.sync && m.options.sync_events;
   if (auto s = m.db->Write(wo, &b); !s.ok()) return to_error(s, "append_event");
   stripe.run_id = run_id;
-  stripe.last_seq = stored.seq;
+  stripe.last_seq = stored->seq;
   return stored;
 }
 

@@ -111,6 +111,12 @@ struct RocksdbStore::Impl {
                                   const std::string* start = nullptr, const rocksdb::Snapshot* snapshot = nullptr);
   [[nodiscard]] std::unique_ptr<rocksdb::Iterator> iterator(rdb::Cf cf, const rocksdb::Snapshot* snapshot = nullptr);
 
+  // Stages `event` as the next of run `run_id` (its seq: the stripe's cached last seq of the
+  // run, else the log's last key) and returns it as it will be stored. The caller holds
+  // stripe.mu and, once the batch is written, sets stripe.run_id / last_seq to it.
+  [[nodiscard]] Result<AgentEvent> stage_event_locked(rocksdb::WriteBatch& b, EventStripe& stripe,
+                                                      const std::string& run_id, const AgentEvent& event);
+
   // ---- reads and writes of a lock holder (caller holds thread_lock(thread_id)) ----
   // The thread's metadata, from the stripe's cache or else the database (then cached).
   [[nodiscard]] Result<rdb::ThreadMeta> get_meta_locked(const std::string& thread_id);

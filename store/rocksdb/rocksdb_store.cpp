@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 
 namespace mbx {
 
@@ -212,6 +213,26 @@ Result<rdb::ThreadMeta> RocksdbStore::Impl::get_meta(const std::string& thread_i
     if (auto r = rdb::decode(**v, meta); !r) return r.error();
   }
   return meta;
+}
+
+Result<AgentEvent> RocksdbStore::Impl::stage_event_locked(rocksdb::WriteBatch& b, EventStripe& stripe,
+                                                          const std::string& run_id, const AgentEvent& event) {
+  std::uint64_t last = 0;
+  if (stripe.run_id == run_id) {
+    last = stripe.last_seq;
+  } else {
+    auto it = iterator(rdb::kEventsCf);
+    it->SeekForPrev(rdb::event_key(run_id, std::numeric_limits<std::uint64_t>::max()));
+    const auto prefix = rdb::event_prefix(run_id);
+    if (it->Valid() && it->key().starts_with(prefix))
+      last = rdb::get_u64(std::string_view(it->key().data() + prefix.size(), it->key().size() - prefix.size()));
+    if (!it->status().ok()) return to_error(it->status(), "append_event");
+  }
+  AgentEvent stored = event;
+  stored.run_id = run_id;
+  stored.seq = last + 1;
+  std::ignore = b.Put(cf[rdb::kEventsCf], rdb::event_key(run_id, stored.seq), rdb::encode(stored));
+  return stored;
 }
 
 Result<rdb::ThreadMeta> RocksdbStore::Impl::read_meta(const std::string& thread_id) {

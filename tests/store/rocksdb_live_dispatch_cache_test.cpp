@@ -93,12 +93,12 @@ void scenario(Subject& s, const std::vector<std::string>& threads) {
   s.note("ack 3", s.store->ack(*fences[3], ++s.now), id(3));
   // 4: a run start step, then an ack step (commit_run_step).
   {
-    DispatchStep start{DispatchStep::Kind::start, "inst-4", std::nullopt, ""};
+    DispatchStep start{DispatchStep::Kind::start, "inst-4", std::nullopt, "", std::nullopt};
     s.note("step start 4",
            s.store->commit_run_step(threads[4], {}, std::nullopt, make_run("r-" + id(4), threads[4], RunStatus::running),
                                     *fences[4], start, ++s.now),
            id(4));
-    DispatchStep ack{DispatchStep::Kind::ack, "", done_result("r-" + id(4), "inst-4"), ""};
+    DispatchStep ack{DispatchStep::Kind::ack, "", done_result("r-" + id(4), "inst-4"), "", std::nullopt};
     s.note("step ack 4",
            s.store->commit_run_step(threads[4], {assistant_message("m-4")}, 0,
                                     make_run("r-" + id(4), threads[4], RunStatus::done), *fences[4], ack, ++s.now),

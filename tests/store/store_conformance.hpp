@@ -339,6 +339,7 @@ protected:
         DispatchStep step;
         step.kind = DispatchStep::Kind::ack;
         step.result = done_result("r-1", "inst-1");
+        step.event = text_event("t-1", "r-1", "the end", now_ms);  // refused with the rest
         return drop_value(
             store_->commit_run_step("t-1", {assistant_message("m-2")}, 1, run, fence, step, now_ms));
       }
@@ -1895,6 +1896,87 @@ TYPED_TEST_P(StoreConformance, CommitRunStepThatFailsWritesNeitherTheRunNorTheDi
   EXPECT_EQ(this->footprint(), before);
 }
 
+TYPED_TEST_P(StoreConformance, CommitRunStepAppendsItsEventInTheSameWrite) {
+  auto& s = this->store();
+  const auto scene = this->fenced_scene();
+  auto earlier = s.append_event("r-1", text_event("t-1", "r-1", "hello"), &scene.fence);
+  ASSERT_TRUE(is_ok(earlier));
+  const RunRecord done = make_run("r-1", "t-1", RunStatus::done, kT0s, kT0s + 2);
+  DispatchStep end;
+  end.kind = DispatchStep::Kind::ack;
+  end.result = done_result("r-1", "inst-1");
+  end.event = text_event("t-1", "", "bye", kT0 + 2'000);
+  // A version conflict writes the event no more than the rest.
+  const Footprint before = this->footprint();
+  EXPECT_TRUE(fails_with(s.commit_run_step("t-1", {}, 7, done, scene.fence, end, kT0 + 2'000), Errc::conflict));
+  EXPECT_EQ(this->footprint(), before);
+  auto committed = s.commit_run_step("t-1", {}, 1, done, scene.fence, end, kT0 + 2'000);
+  ASSERT_TRUE(is_ok(committed)) << describe(committed.error());
+  ASSERT_TRUE(committed->event.has_value());
+  AgentEvent expected = *end.event;
+  expected.run_id = "r-1";  // the run's, whatever the event said
+  expected.seq = earlier->seq + 1;
+  EXPECT_EQ(*committed->event, expected);
+  auto log = s.read_events("r-1", 0, 0);
+  ASSERT_TRUE(is_ok(log));
+  ASSERT_EQ(log->size(), expected.seq);
+  EXPECT_EQ(log->back(), expected);
+  // The next append continues after it.
+  auto later = s.append_event("r-1", text_event("t-1", "r-1", "late"), nullptr);
+  ASSERT_TRUE(is_ok(later));
+  EXPECT_EQ(later->seq, expected.seq + 1);
+  // A step without an event returns none.
+  this->commit({}, std::nullopt, make_run("r-2"));
+  const RunDispatch claimed = this->enqueue_claimed(make_dispatch("d-2", "t-1", "r-2"));
+  DispatchStep start;
+  start.kind = DispatchStep::Kind::start;
+  start.instance_id = "inst-2";
+  RunRecord running = make_run("r-2", "t-1", RunStatus::running);
+  running.dispatch_id = "d-2";
+  auto started = s.commit_run_step("t-1", {}, std::nullopt, running, Fence::of(claimed), start, kT0 + 3'000);
+  ASSERT_TRUE(is_ok(started)) << describe(started.error());
+  EXPECT_FALSE(started->event.has_value());
+}
+
+TYPED_TEST_P(StoreConformance, CommitRunEnqueueAppendsTheStartEventOnlyWhenItStartsTheRun) {
+  auto& s = this->store();
+  InlineClaim claim;
+  claim.consumer = "consumer-a";
+  claim.lease_ms = 30'000;
+  claim.start_instance_id = "instance-1";
+  claim.started_run = make_run("r-1", "t-1", RunStatus::running);
+  claim.started_run->dispatch_id = "d-1";
+  claim.start_event = text_event("t-1", "r-1", "started", kT0);
+  EnqueueOptions options;
+  options.claim = claim;
+  auto first = s.commit_run_enqueue("t-1", {user_message("m-1")}, 0, make_run("r-1"),
+                                    make_dispatch("d-1", "t-1", "r-1"), options, kT0);
+  ASSERT_TRUE(is_ok(first)) << describe(first.error());
+  ASSERT_EQ(first->dispatch.status, DispatchStatus::claimed);
+  AgentEvent expected = *claim.start_event;
+  expected.seq = 1;
+  ASSERT_TRUE(first->event.has_value());
+  EXPECT_EQ(*first->event, expected);
+  EXPECT_EQ(*s.read_events("r-1", 0, 0), std::vector<AgentEvent>{expected});
+  // Not claimed, so not started: no event.
+  options.claim->started_run = make_run("r-2", "t-1", RunStatus::running);
+  options.claim->start_instance_id = "instance-2";
+  options.claim->start_event = text_event("t-1", "r-2", "started", kT0 + 1);
+  auto second = s.commit_run_enqueue("t-1", {}, std::nullopt, make_run("r-2"), make_dispatch("d-2", "t-1", "r-2"),
+                                     options, kT0 + 1);
+  ASSERT_TRUE(is_ok(second)) << describe(second.error());
+  EXPECT_EQ(second->dispatch.status, DispatchStatus::queued);
+  EXPECT_FALSE(second->event.has_value());
+  EXPECT_TRUE(s.read_events("r-2", 0, 0)->empty());
+  // A start event without a start: refused, nothing written.
+  options.claim->started_run.reset();
+  options.claim->start_instance_id.clear();
+  EXPECT_TRUE(fails_with(s.commit_run_enqueue("t-2", {}, std::nullopt, make_run("r-3", "t-2"),
+                                              make_dispatch("d-3", "t-2", "r-3"), options, kT0),
+                         Errc::validation));
+  EXPECT_EQ(this->load("d-3"), std::nullopt);
+}
+
 TYPED_TEST_P(StoreConformance, ThreadStateTellsQueuedAndClaimedWorkAndTheEpoch) {
   auto& s = this->store();
   auto unknown = s.thread_state("t-none");
@@ -2455,6 +2537,8 @@ TYPED_TEST_P(StoreConformance, AgentEventRoundTripsEveryField) {
 // clang-format off
 REGISTER_TYPED_TEST_SUITE_P(StoreConformance,
                             CommitRunEnqueueClaimsInlineOnlyWhenTheThreadAllowsIt,
+                            CommitRunEnqueueAppendsTheStartEventOnlyWhenItStartsTheRun,
+                            CommitRunStepAppendsItsEventInTheSameWrite,
                             CommitRunEnqueueStartsTheRunInTheSameWriteWhenItClaims,
                             ThreadStateTellsQueuedAndClaimedWorkAndTheEpoch,
                             CommitRunEnqueueWritesTheRunItsMessagesAndItsDispatchTogether,
