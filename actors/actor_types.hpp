@@ -21,6 +21,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace mbx {
@@ -33,6 +34,8 @@ struct EngineRefs {
   BlockingPool* leases = nullptr;       // lease renewals only (one thread)
   BlockingPool* maintenance = nullptr;  // sweeps and garbage collection (one thread)
   BlockingPool* interrupts = nullptr;   // interrupts: a synced write, then the wait for the old run
+  std::int64_t idle_worker_linger_ms = 1'000;  // an idle worker stops after this long idle (0: at once)
+  std::size_t max_idle_workers = 1'024;        // idle workers kept at most; past it the longest idle one stops
 };
 
 struct EngineIntervals {

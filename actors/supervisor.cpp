@@ -16,9 +16,38 @@ SupervisorState::Worker& worker_for(Self* self, const std::string& thread_id, co
   if (it == self->state.workers.end()) {
     auto me = caf::actor_cast<caf::actor>(self);
     auto handle = self->spawn<caf::linked>(thread_worker, thread_id, me, refs);
-    it = self->state.workers.emplace(thread_id, SupervisorState::Worker{std::move(handle), 0}).first;
+    it = self->state.workers.emplace(thread_id, SupervisorState::Worker{std::move(handle), 0, std::nullopt, {}}).first;
+  } else if (it->second.idle_since) {  // lingering: busy again
+    self->state.idle.erase(it->second.idle_pos);
+    it->second.idle_since.reset();
   }
   return it->second;
+}
+
+// Stops the worker of `it` (nothing is routed to it since it reported idle).
+void stop_worker(Self* self, const EngineRefs& refs, std::unordered_map<std::string, SupervisorState::Worker>::iterator it) {
+  if (it->second.idle_since) self->state.idle.erase(it->second.idle_pos);
+  self->send(it->second.handle, stop_atom::value);
+  const std::string thread_id = it->first;
+  self->state.workers.erase(it);
+  refs.port->thread_idle(thread_id);
+}
+
+// Stops the workers idle for the linger or longer, and arms the timer for the next one.
+void reap_idle(Self* self, const EngineRefs& refs) {
+  auto& st = self->state;
+  const auto now = std::chrono::steady_clock::now();
+  const auto linger = std::chrono::milliseconds(refs.idle_worker_linger_ms);
+  while (!st.idle.empty()) {
+    auto it = st.workers.find(st.idle.front());
+    if (*it->second.idle_since + linger > now) break;
+    stop_worker(self, refs, it);
+  }
+  if (st.idle.empty() || st.reap_armed) return;
+  const auto due = *st.workers.find(st.idle.front())->second.idle_since + linger;
+  st.reap_armed = true;
+  self->delayed_send(self, std::chrono::duration_cast<std::chrono::milliseconds>(due - now) + std::chrono::milliseconds(1),
+                     idle_atom::value, tick_atom::value);
 }
 
 void arm_wake(Self* self, std::int64_t in_ms) {
@@ -94,11 +123,24 @@ caf::behavior supervisor(Self* self, EngineRefs refs) {
         self->send(w.handle, run_atom::value, d);
       },
       [=](idle_atom, const std::string& thread_id, std::uint64_t routed) {
-        auto it = self->state.workers.find(thread_id);
-        if (it == self->state.workers.end() || it->second.routed != routed) return;  // more work is on its way
-        self->send(it->second.handle, stop_atom::value);
-        self->state.workers.erase(it);
-        refs.port->thread_idle(thread_id);
+        auto& st = self->state;
+        auto it = st.workers.find(thread_id);
+        if (it == st.workers.end() || it->second.routed != routed) return;  // more work is on its way
+        if (it->second.idle_since) return;  // reported before
+        if (refs.idle_worker_linger_ms <= 0) {
+          stop_worker(self, refs, it);
+          return;
+        }
+        // It lingers, so that the thread's next run (often moments away on a busy thread) needs
+        // no new worker; the longest idle one stops at once past max_idle_workers.
+        it->second.idle_since = std::chrono::steady_clock::now();
+        it->second.idle_pos = st.idle.insert(st.idle.end(), thread_id);
+        while (st.idle.size() > refs.max_idle_workers) stop_worker(self, refs, st.workers.find(st.idle.front()));
+        reap_idle(self, refs);
+      },
+      [=](idle_atom, tick_atom) {
+        self->state.reap_armed = false;
+        reap_idle(self, refs);
       },
       [=](wake_atom) {
         if (self->state.wake_armed && *self->state.wake_armed <= std::chrono::steady_clock::now())

@@ -1,5 +1,6 @@
 // supervisor: routes every thread's work to that thread's worker (spawning it on demand,
-// stopping it when idle, so idle threads cost no memory), performs interrupts (supersede the
+// stopping it when idle, after a short linger and with at most max_idle_workers lingering, so
+// idle threads cost no memory while a busy thread keeps its worker between runs), performs interrupts (supersede the
 // thread's queued work, cancel its active run, answer when that run has stopped), and wakes
 // threads whose delayed work (nack backoff, the inline-claim guard) has become claimable:
 // after each scan of the store it arms a timer for the next available_at.
@@ -14,6 +15,7 @@
 
 #include <chrono>
 #include <deque>
+#include <list>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -27,8 +29,13 @@ struct SupervisorState {
   struct Worker {
     caf::actor handle;
     std::uint64_t routed = 0;  // messages routed to it; see ThreadWorkerState::routed
+    // Idle (it reported so, with nothing routed since): since when, and its place in `idle`.
+    std::optional<std::chrono::steady_clock::time_point> idle_since;
+    std::list<std::string>::iterator idle_pos;
   };
   std::unordered_map<std::string, Worker> workers;
+  std::list<std::string> idle;  // threads of the idle workers, longest idle first
+  bool reap_armed = false;      // a (idle_atom, tick_atom) timer is pending
   struct PendingInterrupt {
     std::string supersede_reason;
     Durability durability = Durability::synced;

@@ -53,7 +53,9 @@ Result<void> Mailbox::Engine::start() {
                   run_pool_.get(),
                   lease_pool_.get(),
                   maintenance_pool_.get(),
-                  interrupt_pool_.get()};
+                  interrupt_pool_.get(),
+                  config_.idle_worker_linger_ms,
+                  config_.max_idle_workers};
   supervisor_ = actor_system_->spawn(supervisor, refs);
   lease_keeper_ = actor_system_->spawn(lease_keeper, refs, config_.lease_renewal_interval_ms);
   EngineIntervals intervals{config_.lease_renewal_interval_ms, config_.sweep_interval_ms, config_.gc_interval_ms};

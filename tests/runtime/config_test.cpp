@@ -20,6 +20,8 @@ TEST(MailboxConfigTest, DefaultsAreTheSpecs) {
   EXPECT_EQ(c.event_channel_capacity, 256u);
   EXPECT_EQ(c.append_retries, 8u);
   EXPECT_EQ(c.max_queued_per_thread, 64u);
+  EXPECT_EQ(c.idle_worker_linger_ms, 1'000);
+  EXPECT_EQ(c.max_idle_workers, 1'024u);
   EXPECT_TRUE(c.validate());
 }
 
@@ -55,6 +57,13 @@ TEST(MailboxConfigTest, ValidateNamesTheBadField) {
   c = MailboxConfig{};
   c.default_max_attempts = 0;
   ASSERT_FALSE(c.validate());
+  c = MailboxConfig{};
+  c.idle_worker_linger_ms = -1;
+  r = c.validate();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("idle_worker_linger_ms"), std::string::npos) << r.error().message;
+  c.idle_worker_linger_ms = 0;  // stop at once
+  EXPECT_TRUE(c.validate());
 }
 
 }  // namespace

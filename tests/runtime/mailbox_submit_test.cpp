@@ -523,6 +523,30 @@ TEST_F(MailboxSubmitTest, TheThreadContextSeesTheWholeCommittedHistoryEveryRun) 
   EXPECT_EQ(run_of(store_, again->run_id)->final_output, "history 9 v9");
 }
 
+TEST_F(MailboxSubmitTest, IdleWorkersLingerBrieflyAtMostMaxIdleWorkersOfThem) {
+  MailboxConfig config = fast_config();
+  config.idle_worker_linger_ms = 300;
+  config.max_idle_workers = 2;
+  start(config);
+  std::vector<std::string> runs;
+  for (int i = 0; i < 6; ++i) {
+    auto r = mailbox_->submit_background(request("linger-" + std::to_string(i), "echo x"));
+    ASSERT_TRUE(r);
+    runs.push_back(r->run_id);
+  }
+  for (const auto& r : runs) ASSERT_TRUE(eventually([&] { return run_done(store_, r); }));
+  // Past the cap the longest idle ones stop at once; the last two linger, then stop too.
+  ASSERT_TRUE(eventually([&] { return mailbox_->stats().workers <= 2 && mailbox_->stats().active_runs == 0; }));
+  ASSERT_TRUE(eventually([&] { return mailbox_->stats().workers == 0; }, std::chrono::seconds(5)));
+  // Work on a thread whose worker stopped starts a new one, which lingers and stops likewise.
+  auto again = mailbox_->submit_background(request("linger-5", "echo y"));
+  ASSERT_TRUE(again);
+  auto next = mailbox_->submit_background(request("linger-5", "echo z"));
+  ASSERT_TRUE(next);
+  ASSERT_TRUE(eventually([&] { return run_done(store_, again->run_id) && run_done(store_, next->run_id); }));
+  ASSERT_TRUE(eventually([&] { return mailbox_->stats().workers == 0; }, std::chrono::seconds(5)));
+}
+
 TEST_F(MailboxSubmitTest, IdleWorkersStopSoIdleThreadsCostNothing) {
   start();
   std::vector<std::string> runs;
