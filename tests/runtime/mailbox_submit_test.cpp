@@ -528,13 +528,7 @@ TEST_F(MailboxSubmitTest, IdleWorkersLingerBrieflyAtMostMaxIdleWorkersOfThem) {
   config.idle_worker_linger_ms = 300;
   config.max_idle_workers = 2;
   start(config);
-  std::vector<std::string> runs;
-  for (int i = 0; i < 6; ++i) {
-    auto r = mailbox_->submit_background(request("linger-" + std::to_string(i), "echo x"));
-    ASSERT_TRUE(r);
-    runs.push_back(r->run_id);
-  }
-  for (const auto& r : runs) ASSERT_TRUE(eventually([&] { return run_done(store_, r); }));
+  ASSERT_NO_FATAL_FAILURE(run_one_on_each("linger-", 6));
   // Past the cap the longest idle ones stop at once; the last two linger, then stop too.
   ASSERT_TRUE(eventually([&] { return mailbox_->stats().workers <= 2 && mailbox_->stats().active_runs == 0; }));
   ASSERT_TRUE(eventually([&] { return mailbox_->stats().workers == 0; }, std::chrono::seconds(5)));
@@ -549,13 +543,7 @@ TEST_F(MailboxSubmitTest, IdleWorkersLingerBrieflyAtMostMaxIdleWorkersOfThem) {
 
 TEST_F(MailboxSubmitTest, IdleWorkersStopSoIdleThreadsCostNothing) {
   start();
-  std::vector<std::string> runs;
-  for (int i = 0; i < 20; ++i) {
-    auto r = mailbox_->submit_background(request("idle-" + std::to_string(i), "echo x"));
-    ASSERT_TRUE(r);
-    runs.push_back(r->run_id);
-  }
-  for (const auto& r : runs) ASSERT_TRUE(eventually([&] { return run_done(store_, r); }));
+  ASSERT_NO_FATAL_FAILURE(run_one_on_each("idle-", 20));
   ASSERT_TRUE(eventually([&] { return mailbox_->stats().workers == 0 && mailbox_->stats().active_runs == 0; }));
 }
 

@@ -90,6 +90,16 @@ protected:
     ASSERT_TRUE(m) << describe(m.error());
     mailbox_ = std::move(*m);
   }
+  // One background "echo x" run on each of threads prefix0..prefix(n-1), all finished.
+  void run_one_on_each(const std::string& prefix, int n) {
+    std::vector<std::string> runs;
+    for (int i = 0; i < n; ++i) {
+      auto r = mailbox_->submit_background(request(prefix + std::to_string(i), "echo x"));
+      ASSERT_TRUE(r) << describe(r.error());
+      runs.push_back(r->run_id);
+    }
+    for (const auto& r : runs) ASSERT_TRUE(eventually([&] { return run_done(store_, r); })) << r;
+  }
   void TearDown() override {
     if (mailbox_) mailbox_->stop();
     auto problems = store_.verify();

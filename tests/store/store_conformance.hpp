@@ -38,6 +38,15 @@ inline InlineClaim inline_claim_by(std::string consumer, bool only_if_no_queued)
   return claim;
 }
 
+// An inline claim by "consumer-a" that also starts run `run_id` of t-1 for `dispatch_id`.
+inline InlineClaim inline_start_of(const std::string& run_id, const std::string& dispatch_id) {
+  InlineClaim claim = inline_claim_by("consumer-a", false);
+  claim.start_instance_id = "instance-1";
+  claim.started_run = make_run(run_id, "t-1", RunStatus::running);
+  claim.started_run->dispatch_id = dispatch_id;
+  return claim;
+}
+
 // Everything a write on behalf of a dispatch could touch: the dispatch, its thread's committed
 // log, its run record and the run's event log. Equal footprints = nothing was written.
 struct Footprint {
@@ -1940,12 +1949,7 @@ TYPED_TEST_P(StoreConformance, CommitRunStepAppendsItsEventInTheSameWrite) {
 
 TYPED_TEST_P(StoreConformance, CommitRunEnqueueAppendsTheStartEventOnlyWhenItStartsTheRun) {
   auto& s = this->store();
-  InlineClaim claim;
-  claim.consumer = "consumer-a";
-  claim.lease_ms = 30'000;
-  claim.start_instance_id = "instance-1";
-  claim.started_run = make_run("r-1", "t-1", RunStatus::running);
-  claim.started_run->dispatch_id = "d-1";
+  InlineClaim claim = inline_start_of("r-1", "d-1");
   claim.start_event = text_event("t-1", "r-1", "started", kT0);
   EnqueueOptions options;
   options.claim = claim;
@@ -2040,12 +2044,7 @@ TYPED_TEST_P(StoreConformance, CommitRunEnqueueClaimsInlineOnlyWhenTheThreadAllo
 
 TYPED_TEST_P(StoreConformance, CommitRunEnqueueStartsTheRunInTheSameWriteWhenItClaims) {
   auto& s = this->store();
-  InlineClaim claim;
-  claim.consumer = "consumer-a";
-  claim.lease_ms = 30'000;
-  claim.start_instance_id = "instance-1";
-  claim.started_run = make_run("r-1", "t-1", RunStatus::running);
-  claim.started_run->dispatch_id = "d-1";
+  const InlineClaim claim = inline_start_of("r-1", "d-1");
   EnqueueOptions options;
   options.claim = claim;
   // Claimed: the dispatch's start is recorded and the started record is the one written.
