@@ -127,10 +127,15 @@ def table(runs):
             per_run = []
             for r in rs:
                 n = r["note"]
-                m = re.search(r"finished (\d+) .* of (\d+) in ([\d.]+) s; submit retries (\d+)", n)
-                w = re.search(r"\(([\d.]+) synced\)$", n)
-                per_run.append((f"{m.group(1)}/{m.group(2)} in {float(m.group(3)):.1f} s, {m.group(4)} submit retries"
-                                if m else "?") + (f", {w.group(1)} synced writes/dispatch" if w else "")
+                m = re.search(r"finished (\d+) .* of (\d+) in ([\d.]+) s; (?:(\d+) submitters, )?submit retries (\d+)", n)
+                w = re.search(r"\(([\d.]+) synced\)", n)
+                c = re.search(r"CPU per dispatch \(user \+ system, whole process\): engine ([\d.]+) us .*limit ([\d.]+) us", n)
+                per_run.append((f"{m.group(1)}/{m.group(2)} in {float(m.group(3)):.1f} s, "
+                                + (f"{m.group(4)} submitters, " if m.group(4) else "")
+                                + f"{m.group(5)} submit retries" if m else "?")
+                               + (f", {w.group(1)} synced writes/dispatch" if w else "")
+                               + (f", CPU per dispatch {float(c.group(1)):.0f} us (limit {float(c.group(2)):.0f} us)"
+                                  if c else "")
                                + (" (TIME CAP HIT)" if "TIME CAP" in n else ""))
             notes.append(f"- {k[1]}: limit = {rs[-1]['limit_what']}. Runs: " + "; ".join(per_run) + ".")
             m = re.search(r"minimum writes/dispatch \(one run alone\): ([^;]*);", rs[-1]["note"])
