@@ -297,7 +297,8 @@ def build_section(args, ours, theirs, header, notes_extra):
 NOTES = """Reading the table:
 
 - *End-to-end runs/s*: JOBS no-op runs over 100 keys, from the first enqueue to the last one
-  finished. Ours: `submit_background` from 4 submitter threads to 100 conversation threads, one
+  finished. Ours: `submit_background` from 16 submitter threads (4 until the sixth session) to
+  100 conversation threads, one
   run at a time per thread (the engine serializes runs per thread; the peers do not serialize per
   key), our default `MailboxConfig` (run pool of 64 threads; `mbx_loadgen` has no flag for the
   run concurrency, so `--concurrency` applies to the peers only), counted to the last ack.
