@@ -99,6 +99,7 @@ Result<void> apply_file(const std::string& path, NodeConfig& c) {
                    json_int(m, "shutdown_wait_ms", &mc.shutdown_wait_ms, ms),
                    json_int(m, "io_threads", &mc.io_threads, ms), json_int(m, "run_threads", &mc.run_threads, ms),
                    json_int(m, "interrupt_threads", &mc.interrupt_threads, ms),
+                   json_int(m, "actor_threads", &mc.actor_threads, ms),
                    json_int(m, "idle_worker_linger_ms", &mc.idle_worker_linger_ms, ms),
                    json_int(m, "max_idle_workers", &mc.max_idle_workers, ms)})
       if (!r) return r;

@@ -30,6 +30,7 @@ Result<void> MailboxConfig::validate() const {
   if (io_threads == 0) return validation_error("MailboxConfig.io_threads: must be > 0");
   if (run_threads == 0) return validation_error("MailboxConfig.run_threads: must be > 0");
   if (interrupt_threads == 0) return validation_error("MailboxConfig.interrupt_threads: must be > 0");
+  if (actor_threads == 0) return validation_error("MailboxConfig.actor_threads: must be > 0");
   if (max_queued_per_thread == 0) return validation_error("MailboxConfig.max_queued_per_thread: must be > 0");
   if (idle_worker_linger_ms < 0) return validation_error("MailboxConfig.idle_worker_linger_ms: must be >= 0");
   return {};

@@ -31,6 +31,8 @@ struct MailboxConfig {
   std::uint32_t run_threads = 64;              // Default: 64. Runs executing at once on this node.
   std::uint32_t interrupt_threads = 8;         // Default: 8. Threads for interrupts (a synced write, then the wait
                                                // for the old run); interrupts of one thread run one at a time.
+  std::uint32_t actor_threads = 1;             // Default: 1. CAF scheduler threads; the actors never block (store
+                                               // calls run on the pools above), so one keeps up.
   std::int64_t idle_worker_linger_ms = 1'000;  // Default: 1 s. An idle thread worker stops after this long idle
                                                // (0: at once), so a busy thread's next run finds it still there.
   std::uint32_t max_idle_workers = 1'024;      // Default: 1 024. Idle workers kept at most; past it the one idle

@@ -47,6 +47,10 @@ Result<void> Mailbox::Engine::start() {
   // default work stealing polls, and an idle worker sleeps up to 10 ms between polls, which
   // added up to that to every actor hop of a submit on a quiet node.
   actor_config_->set("scheduler.policy", caf::atom("sharing"));
+  // The actors never block (every store call runs on a pool), so one scheduler thread keeps up;
+  // a second one mostly adds wake-ups: each message sent from a pool thread woke whichever
+  // scheduler thread slept (docs/benchmarks.md: about 15% less CPU per dispatch with one).
+  actor_config_->set("scheduler.max-threads", static_cast<std::size_t>(config_.actor_threads));
   actor_system_ = std::make_unique<caf::actor_system>(*actor_config_);
   EngineRefs refs{this,
                   io_pool_.get(),

@@ -20,6 +20,7 @@ TEST(MailboxConfigTest, DefaultsAreTheSpecs) {
   EXPECT_EQ(c.event_channel_capacity, 256u);
   EXPECT_EQ(c.append_retries, 8u);
   EXPECT_EQ(c.max_queued_per_thread, 64u);
+  EXPECT_EQ(c.actor_threads, 1u);
   EXPECT_EQ(c.idle_worker_linger_ms, 1'000);
   EXPECT_EQ(c.max_idle_workers, 1'024u);
   EXPECT_TRUE(c.validate());
@@ -64,6 +65,8 @@ TEST(MailboxConfigTest, ValidateNamesTheBadField) {
   EXPECT_NE(r.error().message.find("idle_worker_linger_ms"), std::string::npos) << r.error().message;
   c.idle_worker_linger_ms = 0;  // stop at once
   EXPECT_TRUE(c.validate());
+  c.actor_threads = 0;
+  ASSERT_FALSE(c.validate());
 }
 
 }  // namespace
