@@ -127,12 +127,9 @@ caf::behavior supervisor(Self* self, EngineRefs refs) {
         auto it = st.workers.find(thread_id);
         if (it == st.workers.end() || it->second.routed != routed) return;  // more work is on its way
         if (it->second.idle_since) return;  // reported before
-        if (refs.idle_worker_linger_ms <= 0) {
-          stop_worker(self, refs, it);
-          return;
-        }
         // It lingers, so that the thread's next run (often moments away on a busy thread) needs
-        // no new worker; the longest idle one stops at once past max_idle_workers.
+        // no new worker; the longest idle one stops at once past max_idle_workers, and with no
+        // linger reap_idle stops it right away.
         it->second.idle_since = std::chrono::steady_clock::now();
         it->second.idle_pos = st.idle.insert(st.idle.end(), thread_id);
         while (st.idle.size() > refs.max_idle_workers) stop_worker(self, refs, st.workers.find(st.idle.front()));

@@ -22,18 +22,12 @@ Metrics::Metrics()
         return next.fetch_add(1);
       }()) {}
 
-Metrics::Counter& Metrics::counter_series(std::string_view name, std::string labels) {
+template <class V>
+V& Metrics::series(ByName<V>& by_name, std::string_view name, std::string labels) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto by_name = counters_.find(name);
-  if (by_name == counters_.end()) by_name = counters_.try_emplace(std::string(name)).first;
-  return by_name->second[std::move(labels)];
-}
-
-Metrics::Histogram& Metrics::histogram_series(std::string_view name, std::string labels) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto by_name = histograms_.find(name);
-  if (by_name == histograms_.end()) by_name = histograms_.try_emplace(std::string(name)).first;
-  return by_name->second[std::move(labels)];
+  auto it = by_name.find(name);
+  if (it == by_name.end()) it = by_name.try_emplace(std::string(name)).first;
+  return it->second[std::move(labels)];
 }
 
 void Metrics::record(Histogram& h, double seconds) {
@@ -47,11 +41,11 @@ void Metrics::record(Histogram& h, double seconds) {
 }
 
 void Metrics::add(std::string_view name, std::string labels, double v) {
-  counter_series(name, std::move(labels)).value.fetch_add(v, std::memory_order_relaxed);
+  series(counters_, name, std::move(labels)).value.fetch_add(v, std::memory_order_relaxed);
 }
 
 void Metrics::observe(std::string_view name, std::string labels, double seconds) {
-  record(histogram_series(name, std::move(labels)), seconds);
+  record(series(histograms_, name, std::move(labels)), seconds);
 }
 
 Metrics::OperationSeries Metrics::operation_series(std::string_view operation, std::string_view result) {
@@ -67,13 +61,13 @@ Metrics::OperationSeries Metrics::operation_series(std::string_view operation, s
   thread_local std::vector<Slot> slots;
   for (const auto& s : slots)
     if (s.instance == instance_ && s.operation == operation && s.result == result) return s.series;
-  OperationSeries series;
-  series.total = &counter_series("mailbox_operations_total",
-                                 label("operation", operation) + "," + label("result", result));
-  series.duration = &histogram_series("mailbox_operation_duration_seconds", label("operation", operation));
+  OperationSeries found;
+  found.total =
+      &series(counters_, "mailbox_operations_total", label("operation", operation) + "," + label("result", result));
+  found.duration = &series(histograms_, "mailbox_operation_duration_seconds", label("operation", operation));
   if (slots.size() >= 256) slots.clear();  // bounded: many short-lived instances (tests) pass through
-  slots.push_back(Slot{instance_, std::string(operation), std::string(result), series});
-  return series;
+  slots.push_back(Slot{instance_, std::string(operation), std::string(result), found});
+  return found;
 }
 
 void Metrics::store_operation(std::string_view operation, std::string_view result, double seconds) {

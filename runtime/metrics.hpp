@@ -57,8 +57,6 @@ private:
   };
   void add(std::string_view name, std::string labels, double v);
   void observe(std::string_view name, std::string labels, double seconds);
-  Counter& counter_series(std::string_view name, std::string labels);
-  Histogram& histogram_series(std::string_view name, std::string labels);
   OperationSeries operation_series(std::string_view operation, std::string_view result);
   static void record(Histogram& h, double seconds);
 
@@ -68,6 +66,9 @@ private:
   using ByName = std::map<std::string, std::map<std::string, V, std::less<>>, std::less<>>;
   ByName<Counter> counters_;      // name -> labels -> value
   ByName<Histogram> histograms_;  // name -> labels -> histogram
+  // The series of `name` and `labels` in `by_name` (created at zero), under mu_.
+  template <class V>
+  V& series(ByName<V>& by_name, std::string_view name, std::string labels);
   std::atomic<std::int64_t> active_runs_{0};
 };
 

@@ -817,10 +817,11 @@ void idle(const Flags& flags) {
   const auto deadline = Clock::now() + std::chrono::duration<double>(std::max(flags.max_seconds, 600.0));
   const auto t0 = Clock::now();
   std::atomic<long> submitted{0}, errors{0};
+  const int submitter_count = flags.submitters_or(4);
   std::vector<std::thread> submitters;
-  for (int s = 0; s < flags.submitters_or(4); ++s)
+  for (int s = 0; s < submitter_count; ++s)
     submitters.emplace_back([&, s] {
-      for (long i = s; i < n && Clock::now() < deadline; i += flags.submitters_or(4)) {
+      for (long i = s; i < n && Clock::now() < deadline; i += submitter_count) {
         auto r = e.mailbox->submit_background(request("idle-" + std::to_string(i), "noop"));
         if (r) submitted.fetch_add(1);
         else errors.fetch_add(1);
@@ -965,10 +966,11 @@ Fixture build_recovery_fixture(const Flags& flags, const std::string& dir, const
     // Building is bounded like the idle workload: at least 10 minutes, or --max-seconds.
     const auto deadline = Clock::now() + std::chrono::duration<double>(std::max(flags.max_seconds, 600.0));
     std::atomic<long> next{0}, built{0}, errors{0};
-    std::atomic<int> running{flags.submitters_or(4)};
+    const int builder_count = flags.submitters_or(4);
+    std::atomic<int> running{builder_count};
     std::atomic<bool> capped{false};
     std::vector<std::thread> builders;
-    for (int b = 0; b < flags.submitters_or(4); ++b)
+    for (int b = 0; b < builder_count; ++b)
       builders.emplace_back([&] {
         for (long k = next.fetch_add(1); k < total; k = next.fetch_add(1)) {
           if (Clock::now() > deadline) {
@@ -1413,10 +1415,11 @@ BackgroundResult background_load(const Flags& flags, long threads, long total, c
   std::atomic<long> submitted{0}, errors{0}, retries{0};
   std::atomic<bool> timed_out{false};
   const auto t0 = Clock::now();
+  const int submitter_count = flags.submitters_or(4);
   std::vector<std::thread> submitters;
-  for (int s = 0; s < flags.submitters_or(4); ++s)
+  for (int s = 0; s < submitter_count; ++s)
     submitters.emplace_back([&, s] {
-      for (long i = s; i < total; i += flags.submitters_or(4)) {
+      for (long i = s; i < total; i += submitter_count) {
         const std::string thread = prefix + std::to_string(i % threads);
         for (;;) {
           if (Clock::now() > deadline) {
