@@ -180,17 +180,21 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
     std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::message_id_key(thread_id, msg.id), seq);
     std::ignore = b.Put(m.cf[rdb::kMessagesCf], rdb::message_key(thread_id, rec.seq), rdb::encode(rec));
   }
-  if (*existing) {
+  // An index entry whose key stays the same is only written again (its value may change): a
+  // Delete before the Put would be one more memtable insert for nothing.
+  const bool same_created = *existing && (*existing)->created_at == written_run.created_at;
+  const bool same_status = *existing && (*existing)->status == written_run.status;
+  if (*existing && !same_created)
     std::ignore = b.Delete(m.cf[rdb::kIndexCf], rdb::thread_run_key(thread_id, (*existing)->created_at, run.run_id));
+  if (*existing && !same_status)
     std::ignore = b.Delete(m.cf[rdb::kIndexCf], rdb::run_status_key((*existing)->status, run.run_id));
-  }
   // The 'u' entry carries (updated_at, write seq): the latest run is the greatest of them.
   const std::uint64_t write_seq = ++meta->writes;
   std::string order;
   rdb::put_i64(order, written_run.updated_at);
   rdb::put_u64(order, write_seq);
   std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::thread_run_key(thread_id, written_run.created_at, run.run_id), order);
-  std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::run_status_key(written_run.status, run.run_id), "");
+  if (!same_status) std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::run_status_key(written_run.status, run.run_id), "");
   std::ignore = b.Put(m.cf[rdb::kRunsCf], run.run_id, rdb::encode(written_run));
   if (meta->latest_run_id.empty() || written_run.updated_at >= meta->latest_updated_at) {
     meta->latest_run_id = run.run_id;
