@@ -250,13 +250,16 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
     std::optional<AgentEvent> start_event;
     for (std::uint32_t attempt = 0;; ++attempt) {
       std::vector<Message> synthetic;
-      auto version = store_.committed_version(d.thread_id);
-      if (!version) return;  // lease expiry retries the dispatch
+      std::optional<std::uint64_t> version;  // only an append of messages needs the thread's version
       if (d.attempt_count > 0) {
+        auto read = store_.committed_version(d.thread_id);
+        if (!read) return;  // lease expiry retries the dispatch
+        version = *read;
         auto history = store_.load_committed_messages(d.thread_id, 1, 0);
         if (!history) return;
         synthetic = synthetic_tool_results(dangling_tool_calls(*history, d.run_id, decided_calls(*activation)),
                                            d.run_id, "the previous attempt stopped before the tool returned", ids_);
+        if (synthetic.empty()) version.reset();
       }
       DispatchStep start;
       start.kind = DispatchStep::Kind::start;
@@ -265,7 +268,7 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
       // Deferred like the claim: lost, the dispatch's claim is lost with it (the log keeps no
       // write without the earlier ones), and the next attempt starts the run again.
       auto committed =
-          store_.commit_run_step(d.thread_id, synthetic, *version, record, fence, start, now_ms(), Durability::deferred);
+          store_.commit_run_step(d.thread_id, synthetic, version, record, fence, start, now_ms(), Durability::deferred);
       if (committed) {
         start_event = std::move(committed->event);
         break;
@@ -502,21 +505,24 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
   release.event = std::move(finish);
   Result<StepCommit> committed = internal_error("not attempted");
   for (std::uint32_t attempt = 0; attempt < config_.append_retries; ++attempt) {
-    auto version = store_.committed_version(d.thread_id);
-    if (!version) {
-      committed = version.error();
-      break;
-    }
     std::vector<Message> synthetic;
+    std::optional<std::uint64_t> version;  // only an append of messages needs the thread's version
     if (early) {
+      auto read = store_.committed_version(d.thread_id);
+      if (!read) {
+        committed = read.error();
+        break;
+      }
+      version = *read;
       auto history = store_.load_committed_messages(d.thread_id, 1, 0);
       if (!history) {
         committed = history.error();
         break;
       }
       synthetic = synthetic_tool_results(dangling_tool_calls(*history, d.run_id, {}), d.run_id, termination.detail, ids_);
+      if (synthetic.empty()) version.reset();
     }
-    committed = store_.commit_run_step(d.thread_id, synthetic, *version, record, fence, release, now_ms());
+    committed = store_.commit_run_step(d.thread_id, synthetic, version, record, fence, release, now_ms());
     if (committed || committed.error().code != Errc::conflict) break;
   }
   if (!committed) {
