@@ -16,9 +16,9 @@
 //   recovery    what a killed node leaves: N queued + C claimed dispatches (the claims are this
 //               node's consumer id, so startup recovery releases them) on T threads, built
 //               through the store API (RunPreparer + build_dispatch + enqueue, then claim) with
-//               the store UNSYNCED while building (the fixture is not what is measured), then
-//               the store is closed (cleanly: the records are those a SIGKILL leaves; the WAL
-//               left to replay may differ). Measured: RocksdbStore::open (synced; reported
+//               the store UNSYNCED while building (the fixture is not what is measured), by a
+//               child process (this binary, --recovery-fixture) that is SIGKILLed with its store
+//               open once it has built them. Measured: RocksdbStore::open (synced; reported
 //               without a limit, it is RocksDB's own open), then Mailbox::start with a no-op
 //               executor and the same consumer id; from the start call to (a) start returned
 //               (recovery done), (b) every dispatch started by the executor at least once
@@ -121,6 +121,7 @@ struct Flags {
   long recovery_queued = 100000;
   long recovery_claimed = 1000;
   long recovery_threads = 10000;
+  std::string recovery_fixture;  // internal: the child that builds the recovery fixture, then is killed
   std::string mailboxd = MBX_MAILBOXD_PATH;
   long http_threads = 100;
   long http_dispatches = 5000;
@@ -145,6 +146,8 @@ std::vector<std::string> split(const std::string& s) {
                "  [--recovery-queued N] [--recovery-claimed N] [--recovery-threads N]\n"
                "  [--mailboxd PATH] [--http-threads N] [--http-dispatches N] [--http-samples N] [--http-poll-ms MS]\n"
                "Default workloads: throughput,latency,interrupt,idle (recovery and http run when named).\n"
+               "(--recovery-fixture DIR is internal: the recovery workload runs itself with it as the node it\n"
+               "kills: it builds the fixture in DIR, prints what it built and SIGKILLs itself.)\n"
                "Default --mailboxd: " MBX_MAILBOXD_PATH "\n";
   std::exit(code);
 }
@@ -179,6 +182,7 @@ Flags parse_flags(int argc, char** argv) {
       else if (a == "--recovery-queued") f.recovery_queued = std::stol(v);
       else if (a == "--recovery-claimed") f.recovery_claimed = std::stol(v);
       else if (a == "--recovery-threads") f.recovery_threads = std::stol(v);
+      else if (a == "--recovery-fixture") f.recovery_fixture = v;
       else if (a == "--mailboxd") f.mailboxd = v;
       else if (a == "--http-threads") f.http_threads = std::stol(v);
       else if (a == "--http-dispatches") f.http_dispatches = std::stol(v);
@@ -945,13 +949,18 @@ struct Fixture {
   std::uint64_t bytes = 0;
 };
 
+constexpr const char* kRecoveryConsumer = "loadgen-recovery";  // the killed node's and the restarted one's
+
 // What a killed node leaves, built through the store API (as RestartRecoversClaimedAndQueuedWork-
 // OnRocksdb in tests/runtime/mailbox_lifecycle_test.cpp): background-mode requests prepared by a
 // RunPreparer (run + message appended), their dispatches built and enqueued, spread round-robin
 // over the threads; then the first dispatch of each of the first C threads claimed by `consumer`
 // with a one-hour lease (so only startup recovery, not the lease sweeper, releases them). The
-// store is unsynced while building (the fixture is not what is measured) and closed at the end.
-Fixture build_recovery_fixture(const Flags& flags, const std::string& dir, const std::string& consumer) {
+// store is unsynced while building (the fixture is not what is measured; an unsynced write is in
+// the WAL once it returns, so the kill loses none). Runs in the child process of
+// build_killed_fixture (--recovery-fixture): with the store still open, it prints what it built
+// on stdout and SIGKILLs itself, so the folder is what a killed node leaves, WAL included.
+[[noreturn]] void build_recovery_fixture_and_die(const Flags& flags, const std::string& dir, const std::string& consumer) {
   Fixture fx;
   const long total = flags.recovery_queued + flags.recovery_claimed;
   const long threads = flags.recovery_threads;
@@ -1013,7 +1022,63 @@ Fixture build_recovery_fixture(const Flags& flags, const std::string& dir, const
       if (c && c->size() == 1) ++fx.claimed;
       else if (!c && fx.errors++ < 5) std::cerr << "  fixture: claim: " << describe(c.error()) << "\n";
     }
-  }  // the store closes here
+    std::cout << "fixture " << fx.built << " " << fx.claimed << " " << fx.errors << " " << (fx.capped ? 1 : 0)
+              << " " << seconds_since(t0) << std::endl;
+    ::raise(SIGKILL);  // the node dies with its store open
+  }
+  std::abort();  // not reached
+}
+
+// Runs this binary as the node to kill (--recovery-fixture) and waits for its death.
+Fixture build_killed_fixture(const Flags& flags, const std::string& dir) {
+  std::vector<std::string> args = {"/proc/self/exe", "--recovery-fixture", dir,
+                                   "--recovery-queued", std::to_string(flags.recovery_queued),
+                                   "--recovery-claimed", std::to_string(flags.recovery_claimed),
+                                   "--recovery-threads", std::to_string(flags.recovery_threads),
+                                   "--max-seconds", num(flags.max_seconds)};
+  if (flags.submitters > 0) args.insert(args.end(), {"--submitters", std::to_string(flags.submitters)});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int out[2];
+  if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
+  const auto t0 = Clock::now();
+  const pid_t pid = ::fork();
+  if (pid == 0) {  // only async-signal-safe calls until exec
+    ::dup2(out[1], STDOUT_FILENO);
+    ::close(out[0]);
+    ::close(out[1]);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  if (pid < 0) {
+    ::close(out[0]);
+    throw std::runtime_error("fork failed");
+  }
+  std::string text;
+  char buf[256];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+    throw std::runtime_error("recovery fixture: the building node was not killed (wait status " +
+                             std::to_string(status) + ", output '" + text + "')");
+  Fixture fx;
+  // The report is the line that starts with "fixture" (the engine may log warnings around it).
+  const auto at = text.rfind("fixture ");
+  std::istringstream in(at == std::string::npos ? std::string() : text.substr(at));
+  std::string tag;
+  int capped = 0;
+  double child_seconds = 0;
+  if (!(in >> tag >> fx.built >> fx.claimed >> fx.errors >> capped >> child_seconds) || tag != "fixture")
+    throw std::runtime_error("recovery fixture: unreadable report '" + text + "'");
+  fx.capped = capped != 0;
   fx.seconds = seconds_since(t0);
   fx.bytes = dir_bytes(dir);
   return fx;
@@ -1055,13 +1120,13 @@ BareScan bare_scan_dispatches(const std::string& dir) {
 }
 
 void recovery(const Flags& flags) {
-  const std::string consumer = "loadgen-recovery";
+  const std::string consumer = kRecoveryConsumer;
   const std::string dir = fresh_dir(flags, "recovery");
   const long want = flags.recovery_queued + flags.recovery_claimed;
   std::cerr << "recovery: building " << flags.recovery_queued << " queued + " << flags.recovery_claimed
             << " claimed dispatches on " << flags.recovery_threads << " threads (unsynced, " << flags.submitters_or(4)
             << " builder threads)\n";
-  const Fixture fx = build_recovery_fixture(flags, dir, consumer);
+  const Fixture fx = build_killed_fixture(flags, dir);
   const long total = fx.built;
   std::cerr << "  fixture: " << fx.built << " dispatches (" << fx.claimed << " claimed) in " << fx.seconds << " s, "
             << (fx.bytes >> 20) << " MiB; bare scan\n";
@@ -1137,7 +1202,7 @@ void recovery(const Flags& flags) {
                               " claimed on " + std::to_string(flags.recovery_threads) + " threads, synced";
   const std::string note =
       "fixture: " + std::to_string(fx.built) + " of " + std::to_string(want) + " dispatches built in " + num(fx.seconds) +
-      " s (unsynced store, " + std::to_string(flags.submitters_or(4)) + " builder threads, errors " +
+      " s by a child process SIGKILLed with its store open (unsynced store, " + std::to_string(flags.submitters_or(4)) + " builder threads, errors " +
       std::to_string(fx.errors) + (fx.capped ? ", FIXTURE TIME CAP HIT" : "") + "), folder " +
       std::to_string(fx.bytes >> 20) + " MiB; store open " + num(open_s) + " s; Mailbox::start " + num(start_s) +
       " s; started at least once " + std::to_string(distinct) + " of " + std::to_string(total) + ", executions " +
@@ -1710,6 +1775,7 @@ bool wants(const Flags& f, const std::string& w) {
 int main(int argc, char** argv) {
   const Flags flags = parse_flags(argc, argv);
   spdlog::set_level(spdlog::level::warn);  // the engine logs every run at info
+  if (!flags.recovery_fixture.empty()) build_recovery_fixture_and_die(flags, flags.recovery_fixture, kRecoveryConsumer);
   std::vector<bool> syncs;
   if (flags.sync != "off") syncs.push_back(true);
   if (flags.sync != "on") syncs.push_back(false);
