@@ -41,6 +41,12 @@ Result<std::vector<RunDispatch>> InstrumentedStore::claim(const std::string& t, 
                                                           std::int64_t n, std::uint32_t lim, Durability d) {
   return timed(metrics_, op_name(d, "claim", "claim_deferred"), [&] { return inner_.claim(t, c, l, n, lim, d); });
 }
+Result<std::optional<ClaimStart>> InstrumentedStore::claim_and_start(const std::string& t, const std::string& c,
+                                                                     std::int64_t l, std::int64_t n,
+                                                                     const RunStarter& start, Durability d) {
+  return timed(metrics_, op_name(d, "claim_and_start", "claim_and_start_deferred"),
+               [&] { return inner_.claim_and_start(t, c, l, n, start, d); });
+}
 Result<std::optional<RunDispatch>> InstrumentedStore::claim_dispatch(const std::string& id, const std::string& c,
                                                                      std::int64_t l, std::int64_t n) {
   return timed(metrics_, "claim_dispatch", [&] { return inner_.claim_dispatch(id, c, l, n); });

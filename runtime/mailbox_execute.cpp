@@ -138,15 +138,35 @@ private:
 Result<std::optional<RunDispatch>> Mailbox::Engine::claim_next(const std::string& thread_id) {
   if (stopping_.load()) return std::optional<RunDispatch>();
   std::lock_guard<std::mutex> lock(claim_lock(thread_id));
-  // Deferred: nobody is told of this claim. Lost in a power loss, the dispatch is Queued again
-  // (no attempt spent); the run's first synced write (at the latest its end) makes it durable.
-  auto claimed = store_.claim(thread_id, config_.consumer_id, config_.lease_ms, now_ms(), 1, Durability::deferred);
+  // The claim also starts the dispatch's run when this is the run's first start (its first
+  // attempt, the run Created), as the start in run_claimed would: one write instead of two, and
+  // nothing for run_claimed to read or write before the agent. A run that cannot start there
+  // (a retry, a resumed waiting run) is claimed alone and started by run_claimed.
+  // Deferred: nobody is told of this write before the run's first synced write (at the latest
+  // its end), which makes it durable. Lost in a power loss, the dispatch is Queued again (no
+  // attempt spent) and its run still Created.
+  const std::int64_t now = now_ms();
+  const RunStarter starter = [this, now](const RunDispatch& claimed, const RunRecord& run) {
+    StartedRun started{ids_.next_id(), run, std::nullopt};
+    start_run_record(started.run, claimed.dispatch_id, clock_.now_s());
+    started.event = run_start_event(started.run, now);
+    return std::optional<StartedRun>(std::move(started));
+  };
+  auto claimed =
+      store_.claim_and_start(thread_id, config_.consumer_id, config_.lease_ms, now, starter, Durability::deferred);
   if (!claimed) {
     spdlog::warn("thread {}: claim failed: {}", thread_id, describe(claimed.error()));
     return claimed.error();
   }
-  if (claimed->empty()) return std::optional<RunDispatch>();
-  return std::optional<RunDispatch>(register_claimed(claimed->front())->dispatch);
+  if (!*claimed) return std::optional<RunDispatch>();
+  auto run = std::make_shared<detail::ActiveRun>((*claimed)->dispatch, config_.event_channel_capacity);
+  if ((*claimed)->run) {
+    // Announced before it is registered (as an inline start): no interrupt or cancel can close
+    // the run before its run_start is published.
+    run->instance_id = (*claimed)->dispatch.dispatch_instance_id.value_or("");
+    std::ignore = announce_start(run, std::move(*(*claimed)->run), (*claimed)->event);
+  }
+  return std::optional<RunDispatch>(register_run(std::move(run))->dispatch);
 }
 
 // -- execution ---------------------------------------------------------------------------------

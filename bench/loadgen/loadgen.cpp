@@ -428,7 +428,7 @@ const std::vector<std::string> kWriteOps = {
     "enqueue",    "claim",         "claim_dispatch",    "ack",       "nack",      "dead_letter",
     "extend_lease", "record_dispatch_start", "record_run_result", "supersede_claimed", "cancel",
     "interrupt",  "reclaim_expired_leases", "purge_terminal", "commit_run_append", "commit_run_step",
-    "commit_run_enqueue", "append_event"};
+    "commit_run_enqueue", "append_event", "claim_and_start"};
 
 bool unsynced_write(const std::string& op) { return op == "append_event" || op.ends_with("_deferred"); }
 

@@ -101,6 +101,20 @@ const AgentEvent* event_of_commit(const DispatchStep* step, const EnqueueOptions
   return nullptr;
 }
 
+Result<std::optional<StartedRun>> start_of_claim(RunDispatch& claimed, const std::optional<RunRecord>& run,
+                                                 const RunStarter& start, std::int64_t now_ms) {
+  if (!start || claimed.attempt_count != 0 || !run || run->thread_id != claimed.thread_id ||
+      run->run_id != claimed.run_id || run->status != RunStatus::created)
+    return std::optional<StartedRun>();
+  auto started = start(claimed, *run);
+  if (!started) return std::optional<StartedRun>();
+  if (started->run.run_id != claimed.run_id || is_blank(started->instance_id))
+    return validation_error("claim_and_start: the start must be of run '" + claimed.run_id + "' with an instance id");
+  if (auto r = validate_commit(claimed.thread_id, {}, std::nullopt, started->run); !r) return r.error();
+  if (auto r = claimed.record_dispatch_start(started->instance_id, now_ms); !r) return r.error();
+  return started;
+}
+
 Error version_conflict(const std::string& thread_id, std::uint64_t expected, std::uint64_t actual) {
   return conflict_error("version conflict on thread '" + thread_id + "': expected " + std::to_string(expected) +
                         ", actual " + std::to_string(actual));

@@ -8,6 +8,7 @@
 #include "messages/run_dispatch.hpp"
 #include "messages/run_record.hpp"
 #include "store/fence.hpp"
+#include "store/store.hpp"
 #include "store/thread_run_store.hpp"
 
 #include <cstdint>
@@ -71,6 +72,12 @@ enum class FenceVerdict : std::uint8_t {
 // start was made (`written`, from apply_inline_start, is then not `run`); null for none.
 [[nodiscard]] const AgentEvent* event_of_commit(const DispatchStep* step, const EnqueueOptions* options,
                                                 const RunRecord* written, const RunRecord& run);
+
+// claim_and_start's start of `claimed` (already Claimed, not yet written) whose run record is
+// `run` (nullopt: none): when the dispatch's first attempt claims a Created run of its thread and
+// `start` returns a valid start of it, the start is recorded on `claimed` and returned.
+[[nodiscard]] Result<std::optional<StartedRun>> start_of_claim(RunDispatch& claimed, const std::optional<RunRecord>& run,
+                                                               const RunStarter& start, std::int64_t now_ms);
 
 [[nodiscard]] Error version_conflict(const std::string& thread_id, std::uint64_t expected, std::uint64_t actual);
 

@@ -18,6 +18,15 @@ struct ThreadState {
   std::optional<std::string> latest_run_id;                          // max of run_order
   std::map<std::string, std::pair<std::int64_t, std::uint64_t>> run_order;  // run -> (updated_at, write seq)
   std::uint64_t writes = 0;
+
+  // Latest run: greatest updated_at, ties to the one written last (also when a run is
+  // rewritten with an older updated_at than before).
+  void note_run_written(const RunRecord& run) {
+    run_order[run.run_id] = {run.updated_at, ++writes};
+    auto latest = std::max_element(run_order.begin(), run_order.end(),
+                                   [](const auto& a, const auto& b) { return a.second < b.second; });
+    latest_run_id = latest->first;
+  }
 };
 
 template <class T>
@@ -136,23 +145,54 @@ Result<RunDispatch> MemoryStore::check_enqueue_locked(const RunDispatch& dispatc
 
 Result<std::vector<RunDispatch>> MemoryStore::claim(const std::string& thread_id, const std::string& consumer,
                                                     std::int64_t lease_ms, std::int64_t now_ms, std::uint32_t limit,
-                                                    Durability /*nothing to sync*/) {
+                                                    Durability durability) {
   if (limit == 0) return std::vector<RunDispatch>{};
+  auto claimed = claim_and_start(thread_id, consumer, lease_ms, now_ms, RunStarter(), durability);
+  if (!claimed) return claimed.error();
+  if (!*claimed) return std::vector<RunDispatch>{};
+  return std::vector<RunDispatch>{std::move((*claimed)->dispatch)};
+}
+
+Result<std::optional<ClaimStart>> MemoryStore::claim_and_start(const std::string& thread_id,
+                                                               const std::string& consumer, std::int64_t lease_ms,
+                                                               std::int64_t now_ms, const RunStarter& start,
+                                                               Durability /*nothing to sync*/) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& s = *state_;
   auto it = s.threads.find(thread_id);
-  if (it == s.threads.end()) return std::vector<RunDispatch>{};
+  if (it == s.threads.end()) return std::optional<ClaimStart>();
   auto& t = it->second;
   s.supersede_stale_queued(t, now_ms);
-  if (s.has_claimed(t)) return std::vector<RunDispatch>{};
+  if (s.has_claimed(t)) return std::optional<ClaimStart>();
   RunDispatch* best = nullptr;
   for (const auto& id : t.dispatch_ids) {
     auto& d = s.dispatches.at(id);
     if (d.status != DispatchStatus::queued || d.available_at > now_ms) continue;
     if (best == nullptr || detail::claim_order(d) < detail::claim_order(*best)) best = &d;
   }
-  if (best == nullptr) return std::vector<RunDispatch>{};
-  return std::vector<RunDispatch>{s.claim_locked(*best, consumer, ids_.next_id(), lease_ms, now_ms)};
+  if (best == nullptr) return std::optional<ClaimStart>();
+  // Claimed and started on a copy, so that a refused start leaves the dispatch Queued.
+  RunDispatch after = *best;
+  ClaimStart out{s.claim_locked(after, consumer, ids_.next_id(), lease_ms, now_ms), std::nullopt, std::nullopt};
+  std::optional<RunRecord> run;
+  if (auto r = s.runs.find(after.run_id); r != s.runs.end()) run = r->second;
+  auto started = detail::start_of_claim(out.dispatch, run, start, now_ms);
+  if (!started) return started.error();
+  *best = out.dispatch;
+  if (*started) {
+    auto& started_run = (*started)->run;
+    s.runs[started_run.run_id] = started_run;
+    t.note_run_written(started_run);
+    if ((*started)->event) {
+      auto& events = s.events[started_run.run_id];
+      out.event = *(*started)->event;
+      out.event->run_id = started_run.run_id;
+      out.event->seq = events.size() + 1;
+      events.push_back(*out.event);
+    }
+    out.run = std::move(started_run);
+  }
+  return std::optional<ClaimStart>(std::move(out));
 }
 
 Result<std::optional<RunDispatch>> MemoryStore::claim_dispatch(const std::string& dispatch_id,
@@ -547,12 +587,7 @@ Result<StepCommit> MemoryStore::commit_run(const std::string& thread_id, const s
   }
   s.runs[run.run_id] = *written;
   t.run_ids.insert(run.run_id);
-  // Latest run: greatest updated_at, ties to the one written last (also when a run is
-  // rewritten with an older updated_at than before).
-  t.run_order[run.run_id] = {written->updated_at, ++t.writes};
-  auto latest = std::max_element(t.run_order.begin(), t.run_order.end(),
-                                 [](const auto& a, const auto& b) { return a.second < b.second; });
-  t.latest_run_id = latest->first;
+  t.note_run_written(*written);
   if (stepped != nullptr) *stepped = out.dispatch;
   if (to_enqueue != nullptr) {
     t.dispatch_ids.insert(out.dispatch.dispatch_id);

@@ -28,6 +28,9 @@ public:
                                          Durability durability) override;
   Result<std::optional<RunDispatch>> claim_dispatch(const std::string& dispatch_id, const std::string& consumer,
                                                     std::int64_t lease_ms, std::int64_t now_ms) override;
+  Result<std::optional<ClaimStart>> claim_and_start(const std::string& thread_id, const std::string& consumer,
+                                                    std::int64_t lease_ms, std::int64_t now_ms, const RunStarter& start,
+                                                    Durability durability) override;
   Result<std::vector<std::string>> queued_thread_ids(std::int64_t now_ms, std::uint32_t limit) override;
   Result<std::optional<std::int64_t>> next_available_at(std::int64_t now_ms) override;
   Result<RunDispatch> ack(const Fence& fence, std::int64_t now_ms) override;

@@ -141,30 +141,66 @@ Result<std::optional<RunDispatch>> best_eligible_locked(RocksdbStore::Impl& m, c
 Result<std::vector<RunDispatch>> RocksdbStore::claim(const std::string& thread_id, const std::string& consumer,
                                                      std::int64_t lease_ms, std::int64_t now_ms, std::uint32_t limit,
                                                      Durability durability) {
-  if (limit == 0 || !rdb::is_key_safe(thread_id)) return std::vector<RunDispatch>{};
+  if (limit == 0) return std::vector<RunDispatch>{};
+  auto claimed = claim_and_start(thread_id, consumer, lease_ms, now_ms, RunStarter(), durability);
+  if (!claimed) return claimed.error();
+  if (!*claimed) return std::vector<RunDispatch>{};
+  return std::vector<RunDispatch>{std::move((*claimed)->dispatch)};
+}
+
+Result<std::optional<ClaimStart>> RocksdbStore::claim_and_start(const std::string& thread_id,
+                                                                const std::string& consumer, std::int64_t lease_ms,
+                                                                std::int64_t now_ms, const RunStarter& start,
+                                                                Durability durability) {
+  if (!rdb::is_key_safe(thread_id)) return std::optional<ClaimStart>();
   auto& m = *impl_;
   std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
   auto meta = m.get_meta_locked(thread_id);
   if (!meta) return meta.error();
-  if (meta->queued == 0) return std::vector<RunDispatch>{};
+  if (meta->queued == 0) return std::optional<ClaimStart>();
   const auto meta_before = *meta;
   rocksdb::WriteBatch b;
   std::string next_head;
   auto best = best_eligible_locked(m, thread_id, *meta, b, now_ms, next_head);
   if (!best) return best.error();
-  std::vector<RunDispatch> out;
+  std::optional<ClaimStart> out;
+  std::optional<StartedRun> started;
+  Impl::StagedEvent staged;
   if (*best && meta->claimed.empty()) {
     RunDispatch after = **best;
     if (auto r = after.claim(consumer, m.ids.next_id(), detail::lease_deadline(now_ms, lease_ms), now_ms); !r)
       return r.error();
+    // The start, when the run can start in this write: read under the thread lock, so that no
+    // other write of the run (all are made under it) comes between.
+    std::optional<RunRecord> run;
+    if (start && after.attempt_count == 0) {
+      auto loaded = m.get_run(after.run_id);
+      if (!loaded) return loaded.error();
+      run = std::move(*loaded);
+    }
+    auto made = detail::start_of_claim(after, run, start, now_ms);
+    if (!made) return made.error();
+    started = std::move(*made);
     m.stage_dispatch(b, *meta, &**best, &after);
-    out.push_back(std::move(after));
     if (meta->queued > 0 && !next_head.empty()) meta->head = std::move(next_head);
+    if (started) {
+      if (auto r = m.stage_run_locked(b, thread_id, *meta, &*run, started->run); !r) return r.error();
+      if (started->event)
+        if (auto r = staged.stage(m, b, after.run_id, *started->event); !r) return r.error();
+    }
+    out = ClaimStart{std::move(after), std::nullopt, std::nullopt};
   }
   if (b.Count() == 0) return out;
   m.stage_meta(b, thread_id, meta_before, *meta);
-  if (auto r = m.commit_locked(thread_id, b, "claim", &*meta, out.empty() ? nullptr : &out.front(), durability); !r)
+  if (auto r = m.commit_locked(thread_id, b, started ? "claim_and_start" : "claim", &*meta,
+                               out ? &out->dispatch : nullptr, durability);
+      !r)
     return r.error();
+  if (started) {
+    staged.committed();
+    out->run = std::move(started->run);
+    out->event = std::move(staged.event);
+  }
   return out;
 }
 

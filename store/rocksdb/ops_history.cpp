@@ -107,6 +107,47 @@ Result<StepCommit> RocksdbStore::commit_run_step(const std::string& thread_id, c
   return commit_run(thread_id, messages, expected_version, run, &fence, &step, nullptr, now_ms, durability);
 }
 
+Result<void> RocksdbStore::Impl::stage_run_locked(rocksdb::WriteBatch& b, const std::string& thread_id,
+                                                 rdb::ThreadMeta& meta, const RunRecord* existing,
+                                                 const RunRecord& written) {
+  // An index entry whose key stays the same is only written again (its value may change): a
+  // Delete before the Put would be one more memtable insert for nothing.
+  const bool same_created = existing != nullptr && existing->created_at == written.created_at;
+  const bool same_status = existing != nullptr && existing->status == written.status;
+  if (existing != nullptr && !same_created)
+    std::ignore = b.Delete(cf[rdb::kIndexCf], rdb::thread_run_key(thread_id, existing->created_at, written.run_id));
+  if (existing != nullptr && !same_status)
+    std::ignore = b.Delete(cf[rdb::kIndexCf], rdb::run_status_key(existing->status, written.run_id));
+  // The 'u' entry carries (updated_at, write seq): the latest run is the greatest of them.
+  const std::uint64_t write_seq = ++meta.writes;
+  std::string order;
+  rdb::put_i64(order, written.updated_at);
+  rdb::put_u64(order, write_seq);
+  std::ignore = b.Put(cf[rdb::kIndexCf], rdb::thread_run_key(thread_id, written.created_at, written.run_id), order);
+  if (!same_status) std::ignore = b.Put(cf[rdb::kIndexCf], rdb::run_status_key(written.status, written.run_id), "");
+  std::ignore = b.Put(cf[rdb::kRunsCf], written.run_id, rdb::encode(written));
+  if (meta.latest_run_id.empty() || written.updated_at >= meta.latest_updated_at) {
+    meta.latest_run_id = written.run_id;
+    meta.latest_updated_at = written.updated_at;
+  } else if (meta.latest_run_id == written.run_id) {
+    // The latest run moved back in time: the greatest of the others may now be later.
+    auto best = std::make_tuple(written.updated_at, write_seq, written.run_id);
+    const auto prefix = rdb::thread_run_prefix(thread_id);
+    auto scanned = scan(rdb::kIndexCf, prefix, [&](std::string_view key, std::string_view value) {
+      std::string id(key.substr(prefix.size() + 8));
+      if (id != written.run_id && value.size() == 16) {
+        auto other = std::make_tuple(rdb::get_i64(value), rdb::get_u64(value.substr(8)), std::move(id));
+        if (other > best) best = std::move(other);
+      }
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    meta.latest_updated_at = std::get<0>(best);
+    meta.latest_run_id = std::get<2>(best);
+  }
+  return {};
+}
+
 Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const std::vector<Message>& messages,
                                             std::optional<std::uint64_t> expected_version, const RunRecord& run,
                                             const Fence* fence, const DispatchStep* step, const Enqueue* enqueue,
@@ -180,63 +221,22 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
     std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::message_id_key(thread_id, msg.id), seq);
     std::ignore = b.Put(m.cf[rdb::kMessagesCf], rdb::message_key(thread_id, rec.seq), rdb::encode(rec));
   }
-  // An index entry whose key stays the same is only written again (its value may change): a
-  // Delete before the Put would be one more memtable insert for nothing.
-  const bool same_created = *existing && (*existing)->created_at == written_run.created_at;
-  const bool same_status = *existing && (*existing)->status == written_run.status;
-  if (*existing && !same_created)
-    std::ignore = b.Delete(m.cf[rdb::kIndexCf], rdb::thread_run_key(thread_id, (*existing)->created_at, run.run_id));
-  if (*existing && !same_status)
-    std::ignore = b.Delete(m.cf[rdb::kIndexCf], rdb::run_status_key((*existing)->status, run.run_id));
-  // The 'u' entry carries (updated_at, write seq): the latest run is the greatest of them.
-  const std::uint64_t write_seq = ++meta->writes;
-  std::string order;
-  rdb::put_i64(order, written_run.updated_at);
-  rdb::put_u64(order, write_seq);
-  std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::thread_run_key(thread_id, written_run.created_at, run.run_id), order);
-  if (!same_status) std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::run_status_key(written_run.status, run.run_id), "");
-  std::ignore = b.Put(m.cf[rdb::kRunsCf], run.run_id, rdb::encode(written_run));
-  if (meta->latest_run_id.empty() || written_run.updated_at >= meta->latest_updated_at) {
-    meta->latest_run_id = run.run_id;
-    meta->latest_updated_at = written_run.updated_at;
-  } else if (meta->latest_run_id == run.run_id) {
-    // The latest run moved back in time: the greatest of the others may now be later.
-    auto best = std::make_tuple(written_run.updated_at, write_seq, run.run_id);
-    const auto prefix = rdb::thread_run_prefix(thread_id);
-    auto scanned = m.scan(rdb::kIndexCf, prefix, [&](std::string_view key, std::string_view value) {
-      std::string id(key.substr(prefix.size() + 8));
-      if (id != run.run_id && value.size() == 16) {
-        auto other = std::make_tuple(rdb::get_i64(value), rdb::get_u64(value.substr(8)), std::move(id));
-        if (other > best) best = std::move(other);
-      }
-      return true;
-    });
-    if (!scanned) return scanned.error();
-    meta->latest_updated_at = std::get<0>(best);
-    meta->latest_run_id = std::get<2>(best);
-  }
+  if (auto r = m.stage_run_locked(b, thread_id, *meta, *existing ? &**existing : nullptr, written_run); !r)
+    return r.error();
   if (owned) m.stage_dispatch(b, *meta, &*owned, &out.dispatch);
   if (enqueue != nullptr) m.stage_dispatch(b, *meta, nullptr, &out.dispatch);
   m.stage_meta(b, thread_id, meta_before, *meta);
   // The step's event goes in the same write, under its run's event lock (after the thread's,
   // as in append_event).
-  std::unique_lock<std::mutex> events;
-  Impl::EventStripe* event_stripe = nullptr;
+  Impl::StagedEvent staged;
   if (const AgentEvent* event = detail::event_of_commit(step, enqueue != nullptr ? enqueue->options : nullptr,
-                                                        written, run)) {
-    event_stripe = &m.event_stripe(run.run_id);
-    events = std::unique_lock<std::mutex>(event_stripe->mu);
-    auto stored = m.stage_event_locked(b, *event_stripe, run.run_id, *event);
-    if (!stored) return stored.error();
-    out.event = std::move(*stored);
-  }
+                                                        written, run))
+    if (auto r = staged.stage(m, b, run.run_id, *event); !r) return r.error();
   const char* op = step != nullptr ? "commit_run_step" : enqueue != nullptr ? "commit_run_enqueue" : "commit_run_append";
   const RunDispatch* written_dispatch = owned || enqueue != nullptr ? &out.dispatch : nullptr;
   if (auto r = m.commit_locked(thread_id, b, op, &*meta, written_dispatch, durability); !r) return r.error();
-  if (event_stripe != nullptr) {
-    event_stripe->run_id = run.run_id;
-    event_stripe->last_seq = out.event->seq;
-  }
+  staged.committed();
+  out.event = std::move(staged.event);
   out.version = meta->version;
   return out;
 }
@@ -298,17 +298,14 @@ Result<AgentEvent> RocksdbStore::append_event(const std::string& run_id, const A
       return validation_error("append_event: fence dispatch '" + fence->dispatch_id + "' runs '" + d->run_id +
                               "', not '" + run_id + "'");
   }
-  auto& stripe = m.event_stripe(run_id);
-  std::lock_guard<std::mutex> events(stripe.mu);
   rocksdb::WriteBatch b;
-  auto stored = m.stage_event_locked(b, stripe, run_id, event);
-  if (!stored) return stored.error();
+  Impl::StagedEvent staged;
+  if (auto r = staged.stage(m, b, run_id, event); !r) return r.error();
   rocksdb::WriteOptions wo = m.write_options;
   wo.sync = m.options.sync && m.options.sync_events;
   if (auto s = m.db->Write(wo, &b); !s.ok()) return to_error(s, "append_event");
-  stripe.run_id = run_id;
-  stripe.last_seq = stored->seq;
-  return stored;
+  staged.committed();
+  return std::move(*staged.event);
 }
 
 Result<std::vector<AgentEvent>> RocksdbStore::read_events(const std::string& run_id, std::uint64_t after_seq,

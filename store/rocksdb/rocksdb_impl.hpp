@@ -116,6 +116,27 @@ struct RocksdbStore::Impl {
   // stripe.mu and, once the batch is written, sets stripe.run_id / last_seq to it.
   [[nodiscard]] Result<AgentEvent> stage_event_locked(rocksdb::WriteBatch& b, EventStripe& stripe,
                                                       const std::string& run_id, const AgentEvent& event);
+  // An event staged in a batch with its run's event lock taken (after the thread's) and held
+  // until this goes away; committed() records it as the run's last once the batch is written.
+  struct StagedEvent {
+    std::unique_lock<std::mutex> lock;
+    EventStripe* stripe = nullptr;
+    std::optional<AgentEvent> event;  // as it will be stored
+    [[nodiscard]] Result<void> stage(Impl& m, rocksdb::WriteBatch& b, const std::string& run_id,
+                                     const AgentEvent& staged) {
+      stripe = &m.event_stripe(run_id);
+      lock = std::unique_lock<std::mutex>(stripe->mu);
+      auto stored = m.stage_event_locked(b, *stripe, run_id, staged);
+      if (!stored) return stored.error();
+      event = std::move(*stored);
+      return {};
+    }
+    void committed() {
+      if (stripe == nullptr || !event) return;
+      stripe->run_id = event->run_id;
+      stripe->last_seq = event->seq;
+    }
+  };
 
   // ---- reads and writes of a lock holder (caller holds thread_lock(thread_id)) ----
   // The thread's metadata, from the stripe's cache or else the database (then cached).
@@ -128,6 +149,12 @@ struct RocksdbStore::Impl {
   // and counters; writes only what differs between the two states.
   void stage_dispatch(rocksdb::WriteBatch& b, rdb::ThreadMeta& meta, const RunDispatch* before,
                       const RunDispatch* after);
+  // Stages run record `written` of thread_id over `existing` (its stored record; null for a new
+  // run): the row, its 'u' and 's' index entries (only what changes) and, in meta, the write
+  // count and the thread's latest run.
+  [[nodiscard]] Result<void> stage_run_locked(rocksdb::WriteBatch& b, const std::string& thread_id,
+                                              rdb::ThreadMeta& meta, const RunRecord* existing,
+                                              const RunRecord& written);
   // Stages meta (if changed) and the thread's ready marker; drops the cached meta until the
   // batch is committed.
   void stage_meta(rocksdb::WriteBatch& b, const std::string& thread_id, const rdb::ThreadMeta& before,

@@ -18,6 +18,14 @@ namespace {
 using namespace std::chrono_literals;
 using MailboxSubmitTest = MailboxFixture;
 
+// How many `op` store operations succeeded (the mailbox_operations_total counter).
+double ok_count(Mailbox& mailbox, const std::string& op) {
+  const std::string text = mailbox.metrics_text();
+  const std::string key = "mailbox_operations_total{operation=\"" + op + "\",result=\"ok\"} ";
+  auto at = text.find(key);
+  return at == std::string::npos ? 0.0 : std::stod(text.substr(at + key.size()));
+}
+
 TEST_F(MailboxSubmitTest, ForegroundSubmitStreamsEventsAndCompletes) {
   start();
   auto s = mailbox_->submit(request("t1", "echo hello"));
@@ -158,12 +166,7 @@ TEST_F(MailboxSubmitTest, ForegroundInterruptsActiveRunAndSupersedesQueuedWork) 
 
 TEST_F(MailboxSubmitTest, AForegroundInterruptLeavesTheFsyncToItsEnqueueAndInterruptThreadSyncs) {
   start();
-  auto ok_count = [&](const std::string& op) {
-    const std::string text = mailbox_->metrics_text();
-    const std::string key = "mailbox_operations_total{operation=\"" + op + "\",result=\"ok\"} ";
-    auto at = text.find(key);
-    return at == std::string::npos ? 0.0 : std::stod(text.substr(at + key.size()));
-  };
+  auto ok_count = [&](const std::string& op) { return testing::ok_count(*mailbox_, op); };
   // A foreground submit's epoch bump, and the release and close of the run it stops, are
   // deferred writes: the submit's own enqueue is synced and carries them to the disk. Both
   // runs block, so every write counted below is the submits' and the interrupted run's.
@@ -191,6 +194,36 @@ TEST_F(MailboxSubmitTest, AForegroundInterruptLeavesTheFsyncToItsEnqueueAndInter
   EXPECT_EQ(ok_count("interrupt"), 1.0);
   EXPECT_EQ(ok_count("interrupt_deferred"), 1.0);
   ASSERT_TRUE(eventually([&] { return run_done(store_, second->result.run_id); }));
+}
+
+TEST_F(MailboxSubmitTest, AQueuedRunIsStartedByTheWriteThatClaimsIt) {
+  start();
+  auto first = mailbox_->submit_background(request("t1", "slow 100 a"));
+  ASSERT_TRUE(first) << describe(first.error());
+  auto second = mailbox_->submit_background(request("t1", "echo b"));
+  ASSERT_TRUE(second) << describe(second.error());
+  EXPECT_EQ(first->status, SubmitStatus::running);
+  EXPECT_EQ(second->status, SubmitStatus::queued);
+  ASSERT_TRUE(eventually([&] { return status_of(store_, second->dispatch_id) == DispatchStatus::acked; }));
+  // No run needed a start write of its own: the first started in its submit's write, the second
+  // in the write that claimed it once the first had ended.
+  EXPECT_EQ(ok_count(*mailbox_, "commit_run_step_deferred"), 0.0) << mailbox_->metrics_text();
+  EXPECT_GE(ok_count(*mailbox_, "claim_and_start_deferred"), 1.0);
+  auto dispatch = store_.load_dispatch(second->dispatch_id);
+  ASSERT_TRUE(dispatch && *dispatch);
+  EXPECT_EQ((*dispatch)->attempt_count, 0u);
+  EXPECT_TRUE((*dispatch)->dispatch_instance_id.has_value());
+  auto events = store_.read_events(second->run_id, 0, 0);
+  ASSERT_TRUE(events && events->size() >= 3u);
+  EXPECT_EQ(events->front().type, AgentEventType::run_start);
+  EXPECT_EQ(events->back().type, AgentEventType::run_finish);
+  for (std::size_t i = 0; i < events->size(); ++i) EXPECT_EQ((*events)[i].seq, i + 1);
+  auto run = run_of(store_, second->run_id);
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->status, RunStatus::done);
+  EXPECT_EQ(run->dispatch_id, second->dispatch_id);
+  EXPECT_TRUE(run->started_at.has_value());
+  EXPECT_EQ(executor_.count(second->run_id), 1u);
 }
 
 TEST_F(MailboxSubmitTest, BackgroundRunsInOrderPerThreadAndInParallelAcrossThreads) {

@@ -1981,6 +1981,140 @@ TYPED_TEST_P(StoreConformance, CommitRunEnqueueAppendsTheStartEventOnlyWhenItSta
   EXPECT_EQ(this->load("d-3"), std::nullopt);
 }
 
+// A starter for claim_and_start that starts the run as the engine does (Running, the claimed
+// dispatch's id, updated a second later) with a run_start-like event, and counts its calls.
+struct CountingStarter {
+  int calls = 0;
+  std::optional<RunRecord> seen_run;
+  std::optional<RunDispatch> seen_dispatch;
+  bool decline = false;
+  std::string run_id_override;
+  RunStarter starter() {
+    return [this](const RunDispatch& claimed, const RunRecord& run) -> std::optional<StartedRun> {
+      ++calls;
+      seen_dispatch = claimed;
+      seen_run = run;
+      if (decline) return std::nullopt;
+      StartedRun started{"instance-" + claimed.dispatch_id,
+                         make_run(run_id_override.empty() ? run.run_id : run_id_override, run.thread_id,
+                                  RunStatus::running, run.created_at, run.created_at + 1),
+                         text_event(run.thread_id, run.run_id, "started", kT0 + 1)};
+      started.run.dispatch_id = claimed.dispatch_id;
+      return started;
+    };
+  }
+};
+
+TYPED_TEST_P(StoreConformance, ClaimAndStartStartsAFirstAttemptsCreatedRunInTheClaimsWrite) {
+  auto& s = this->store();
+  this->commit({user_message("m-1")}, 0, make_run("r-1"));
+  this->enqueue(make_dispatch("d-1", "t-1", "r-1"));
+  CountingStarter counting;
+  auto claimed = s.claim_and_start("t-1", kConsumer, kLeaseMs, kT0 + 1, counting.starter(), Durability::synced);
+  ASSERT_TRUE(is_ok(claimed)) << describe(claimed.error());
+  ASSERT_TRUE(claimed->has_value());
+  const ClaimStart& out = **claimed;
+  // The starter saw the dispatch as claimed and the run as stored.
+  EXPECT_EQ(counting.calls, 1);
+  EXPECT_EQ(counting.seen_dispatch->status, DispatchStatus::claimed);
+  EXPECT_EQ(counting.seen_run, make_run("r-1"));
+  // The dispatch: claimed, its start recorded; the run started; the event the run's first.
+  EXPECT_EQ(out.dispatch.status, DispatchStatus::claimed);
+  EXPECT_EQ(out.dispatch.claimed_by, std::optional<std::string>(kConsumer));
+  EXPECT_EQ(out.dispatch.dispatch_instance_id, std::optional<std::string>("instance-d-1"));
+  EXPECT_EQ(this->load("d-1"), out.dispatch);
+  ASSERT_TRUE(out.run.has_value());
+  EXPECT_EQ(out.run->status, RunStatus::running);
+  EXPECT_EQ(this->load_run("r-1"), out.run);
+  EXPECT_EQ(*s.latest_run("t-1"), out.run);
+  ASSERT_TRUE(out.event.has_value());
+  AgentEvent expected = text_event("t-1", "r-1", "started", kT0 + 1);
+  expected.seq = 1;
+  EXPECT_EQ(*out.event, expected);
+  EXPECT_EQ(*s.read_events("r-1", 0, 0), std::vector<AgentEvent>{expected});
+  // The run's status listings moved with it.
+  auto running = s.list_runs_by_status(RunStatus::running, 0, 0);
+  ASSERT_TRUE(is_ok(running));
+  ASSERT_EQ(running->items.size(), 1u);
+  EXPECT_EQ(running->items.front().run_id, "r-1");
+  EXPECT_TRUE(s.list_runs_by_status(RunStatus::created, 0, 0)->items.empty());
+  // Fenced writes of the started dispatch go on as after commit_run_step's start.
+  const Fence fence = Fence::of(out.dispatch);
+  auto event = s.append_event("r-1", text_event("t-1", "r-1", "more", kT0 + 2), &fence);
+  ASSERT_TRUE(is_ok(event)) << describe(event.error());
+  EXPECT_EQ(event->seq, 2u);
+  // Nothing more to claim on the thread: nothing, and the starter is not asked.
+  auto again = s.claim_and_start("t-1", kConsumer, kLeaseMs, kT0 + 3, counting.starter(), Durability::synced);
+  ASSERT_TRUE(is_ok(again));
+  EXPECT_FALSE(again->has_value());
+  EXPECT_EQ(counting.calls, 1);
+}
+
+TYPED_TEST_P(StoreConformance, ClaimAndStartClaimsAloneWhenTheRunCannotStartThere) {
+  auto& s = this->store();
+  // The starter declines: the claim alone, the run still Created, no event.
+  this->commit({}, std::nullopt, make_run("r-1"));
+  this->enqueue(make_dispatch("d-1", "t-1", "r-1"));
+  CountingStarter declining;
+  declining.decline = true;
+  auto alone = s.claim_and_start("t-1", kConsumer, kLeaseMs, kT0 + 1, declining.starter(), Durability::deferred);
+  ASSERT_TRUE(is_ok(alone)) << describe(alone.error());
+  ASSERT_TRUE(alone->has_value());
+  EXPECT_EQ((*alone)->dispatch.status, DispatchStatus::claimed);
+  EXPECT_FALSE((*alone)->run.has_value());
+  EXPECT_FALSE((*alone)->event.has_value());
+  EXPECT_EQ(declining.calls, 1);
+  EXPECT_EQ(this->load_run("r-1")->status, RunStatus::created);
+  EXPECT_TRUE(s.read_events("r-1", 0, 0)->empty());
+  // A retry (attempt 2): the claim alone, the starter not asked.
+  ASSERT_TRUE(is_ok(s.nack(Fence::of((*alone)->dispatch), kT0 + 2, "again", kT0 + 2)));
+  CountingStarter counting;
+  auto retry = s.claim_and_start("t-1", kConsumer, kLeaseMs, kT0 + 3, counting.starter(), Durability::synced);
+  ASSERT_TRUE(is_ok(retry)) << describe(retry.error());
+  ASSERT_TRUE(retry->has_value());
+  EXPECT_EQ((*retry)->dispatch.attempt_count, 1u);
+  EXPECT_FALSE((*retry)->run.has_value());
+  EXPECT_EQ(counting.calls, 0);
+  // A run that is not Created (a waiting run resumed by a new dispatch): the claim alone.
+  this->commit({}, std::nullopt, make_run("r-2", "t-2", RunStatus::waiting));
+  this->enqueue(make_dispatch("d-2", "t-2", "r-2"));
+  auto waiting = s.claim_and_start("t-2", kConsumer, kLeaseMs, kT0 + 4, counting.starter(), Durability::synced);
+  ASSERT_TRUE(is_ok(waiting)) << describe(waiting.error());
+  ASSERT_TRUE(waiting->has_value());
+  EXPECT_FALSE((*waiting)->run.has_value());
+  EXPECT_EQ(counting.calls, 0);
+  EXPECT_EQ(this->load_run("r-2")->status, RunStatus::waiting);
+  // A dispatch whose run does not exist: the claim alone.
+  this->enqueue(make_dispatch("d-3", "t-3", "r-missing"));
+  auto missing = s.claim_and_start("t-3", kConsumer, kLeaseMs, kT0 + 5, counting.starter(), Durability::synced);
+  ASSERT_TRUE(is_ok(missing)) << describe(missing.error());
+  ASSERT_TRUE(missing->has_value());
+  EXPECT_FALSE((*missing)->run.has_value());
+  EXPECT_EQ(counting.calls, 0);
+  // A thread with a claimed dispatch: nothing more is claimed.
+  this->commit({}, std::nullopt, make_run("r-4", "t-3"));
+  this->enqueue(make_dispatch("d-4", "t-3", "r-4"));
+  auto busy = s.claim_and_start("t-3", kConsumer, kLeaseMs, kT0 + 6, counting.starter(), Durability::synced);
+  ASSERT_TRUE(is_ok(busy));
+  EXPECT_FALSE(busy->has_value());
+  EXPECT_EQ(this->load("d-4")->status, DispatchStatus::queued);
+}
+
+TYPED_TEST_P(StoreConformance, ClaimAndStartRefusesAStartOfAnotherRunAndWritesNothing) {
+  auto& s = this->store();
+  this->commit({user_message("m-1")}, 0, make_run("r-1"));
+  this->enqueue(make_dispatch("d-1", "t-1", "r-1"));
+  const Footprint before = this->footprint();
+  CountingStarter wrong;
+  wrong.run_id_override = "r-other";
+  EXPECT_TRUE(fails_with(s.claim_and_start("t-1", kConsumer, kLeaseMs, kT0 + 1, wrong.starter(), Durability::synced),
+                         Errc::validation));
+  EXPECT_EQ(this->footprint(), before);
+  EXPECT_EQ(this->load("d-1")->status, DispatchStatus::queued);
+  // The dispatch is still claimable.
+  EXPECT_EQ(this->claim_one("t-1", kT0 + 2).dispatch_id, "d-1");
+}
+
 TYPED_TEST_P(StoreConformance, ThreadStateTellsQueuedAndClaimedWorkAndTheEpoch) {
   auto& s = this->store();
   auto unknown = s.thread_state("t-none");
@@ -2537,6 +2671,9 @@ TYPED_TEST_P(StoreConformance, AgentEventRoundTripsEveryField) {
 REGISTER_TYPED_TEST_SUITE_P(StoreConformance,
                             CommitRunEnqueueClaimsInlineOnlyWhenTheThreadAllowsIt,
                             CommitRunEnqueueAppendsTheStartEventOnlyWhenItStartsTheRun,
+                            ClaimAndStartStartsAFirstAttemptsCreatedRunInTheClaimsWrite,
+                            ClaimAndStartClaimsAloneWhenTheRunCannotStartThere,
+                            ClaimAndStartRefusesAStartOfAnotherRunAndWritesNothing,
                             CommitRunStepAppendsItsEventInTheSameWrite,
                             CommitRunEnqueueStartsTheRunInTheSameWriteWhenItClaims,
                             ThreadStateTellsQueuedAndClaimedWorkAndTheEpoch,
