@@ -274,8 +274,14 @@ std::string encode(const ThreadMeta& x) {
 
 std::string encode_with_caf(const RunDispatch& x) { return encode_any(x); }
 std::string encode_with_caf(const ThreadMeta& x) { return encode_any(x, kFormatV2); }
+std::string encode_with_caf(const RunRecord& x) { return encode_any(x); }
+std::string encode_with_caf(const MessageRecord& x) { return encode_any(x); }
+std::string encode_with_caf(const AgentEvent& x) { return encode_any(x); }
 Result<void> decode_with_caf(std::string_view b, RunDispatch& out) { return decode_any(b, out, "RunDispatch"); }
 Result<void> decode_with_caf(std::string_view b, ThreadMeta& out) { return decode_any(b, out, "ThreadMeta", kFormatV2); }
+Result<void> decode_with_caf(std::string_view b, RunRecord& out) { return decode_any(b, out, "RunRecord"); }
+Result<void> decode_with_caf(std::string_view b, MessageRecord& out) { return decode_any(b, out, "MessageRecord"); }
+Result<void> decode_with_caf(std::string_view b, AgentEvent& out) { return decode_any(b, out, "AgentEvent"); }
 
 Result<void> decode(std::string_view b, RunDispatch& out) { return read_row(b, out, "RunDispatch", kFormatV1); }
 Result<void> decode(std::string_view b, RunRecord& out) { return decode_any(b, out, "RunRecord"); }

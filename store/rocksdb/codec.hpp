@@ -44,8 +44,14 @@ struct ThreadMeta {
 // (format 2) are written by hand (they run on every transition), and the tests check them
 // against these.
 [[nodiscard]] std::string encode_with_caf(const RunDispatch& x);
+[[nodiscard]] std::string encode_with_caf(const RunRecord& x);
+[[nodiscard]] std::string encode_with_caf(const MessageRecord& x);
+[[nodiscard]] std::string encode_with_caf(const AgentEvent& x);
 [[nodiscard]] std::string encode_with_caf(const ThreadMeta& x);
 [[nodiscard]] Result<void> decode_with_caf(std::string_view bytes, RunDispatch& out);
+[[nodiscard]] Result<void> decode_with_caf(std::string_view bytes, RunRecord& out);
+[[nodiscard]] Result<void> decode_with_caf(std::string_view bytes, MessageRecord& out);
+[[nodiscard]] Result<void> decode_with_caf(std::string_view bytes, AgentEvent& out);
 [[nodiscard]] Result<void> decode_with_caf(std::string_view bytes, ThreadMeta& out);
 
 [[nodiscard]] Result<void> decode(std::string_view bytes, RunDispatch& out);
