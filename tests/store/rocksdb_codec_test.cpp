@@ -1,10 +1,9 @@
-// The RocksDB store's row codec (hand-written for RunDispatch and ThreadMeta; RunRecord,
-// AgentEvent and MessageRecord still go through CAF, and these tests pin their bytes) writes
-// exactly what CAF's binary serialization of the same record writes, and reads rows as CAF
-// does: records with every field set (nested records, vectors of several elements, non-ASCII
-// strings), with every optional empty, and with strings and vectors long enough for two- and
-// three-byte sizes; truncated, padded and corrupted rows are refused or read alike, and a bogus
-// vector size is refused.
+// The RocksDB store's hand-written row codec (RunDispatch, ThreadMeta, RunRecord, AgentEvent,
+// MessageRecord) writes exactly what CAF's binary serialization of the same record writes, and
+// reads rows as CAF does: records with every field set (nested records, vectors of several
+// elements, non-ASCII strings), with every optional empty, and with strings and vectors long
+// enough for two- and three-byte sizes; truncated, padded and corrupted rows are refused or
+// read alike, and a bogus vector size is refused without allocating for it.
 #include "store/rocksdb/codec.hpp"
 #include "tests/messages/samples.hpp"
 
