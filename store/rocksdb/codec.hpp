@@ -1,7 +1,9 @@
 // Value encoding of the RocksDB store: one format byte (1; 2 for ThreadMeta rows, which
-// also read format 1), then CAF's binary serialization of the record (the same `inspect` that carries it between actors and nodes;
-// RunDispatch and ThreadMeta rows are written and read by a hand-written equivalent, codec.cpp). Decoding a
-// corrupt value gives Errc::store naming the record kind; it never crashes.
+// also read format 1), then CAF's binary serialization of the record (the same `inspect` that
+// carries it between actors and nodes). Every row is written and read by a hand-written
+// equivalent of that serialization, byte for byte (codec.cpp; CAF itself only reads format 1
+// ThreadMeta rows and backs encode_with_caf / decode_with_caf). Decoding a corrupt value gives
+// Errc::store naming the record kind; it never crashes.
 #pragma once
 
 #include "messages/agent_event.hpp"
@@ -40,12 +42,18 @@ struct ThreadMeta {
 [[nodiscard]] std::string encode(const AgentEvent& x);
 [[nodiscard]] std::string encode(const ThreadMeta& x);
 
-// CAF's own binary serialization of these rows: encode and decode of RunDispatch and ThreadMeta
-// (format 2) are written by hand (they run on every transition), and the tests check them
-// against these.
+// CAF's own binary serialization of these rows: encode and decode above are written by hand
+// (they run on every transition, run write, event append and run read), and the tests check
+// them against these.
 [[nodiscard]] std::string encode_with_caf(const RunDispatch& x);
+[[nodiscard]] std::string encode_with_caf(const RunRecord& x);
+[[nodiscard]] std::string encode_with_caf(const MessageRecord& x);
+[[nodiscard]] std::string encode_with_caf(const AgentEvent& x);
 [[nodiscard]] std::string encode_with_caf(const ThreadMeta& x);
 [[nodiscard]] Result<void> decode_with_caf(std::string_view bytes, RunDispatch& out);
+[[nodiscard]] Result<void> decode_with_caf(std::string_view bytes, RunRecord& out);
+[[nodiscard]] Result<void> decode_with_caf(std::string_view bytes, MessageRecord& out);
+[[nodiscard]] Result<void> decode_with_caf(std::string_view bytes, AgentEvent& out);
 [[nodiscard]] Result<void> decode_with_caf(std::string_view bytes, ThreadMeta& out);
 
 [[nodiscard]] Result<void> decode(std::string_view bytes, RunDispatch& out);
