@@ -53,6 +53,20 @@ public:
   // Cross-checks every index against the records; one line per inconsistency found
   // (empty = consistent). Takes a consistent view; safe to call while others write.
   [[nodiscard]] virtual Result<std::vector<std::string>> verify() = 0;
+
+protected:
+  // claim() for a store whose claim_and_start makes the claim itself (then it must not use the
+  // default claim_and_start above, which calls claim()): at most one dispatch, never started.
+  [[nodiscard]] Result<std::vector<RunDispatch>> claim_without_start(const std::string& thread_id,
+                                                                     const std::string& consumer, std::int64_t lease_ms,
+                                                                     std::int64_t now_ms, std::uint32_t limit,
+                                                                     Durability durability) {
+    if (limit == 0) return std::vector<RunDispatch>{};
+    auto claimed = claim_and_start(thread_id, consumer, lease_ms, now_ms, RunStarter(), durability);
+    if (!claimed) return claimed.error();
+    if (!*claimed) return std::vector<RunDispatch>{};
+    return std::vector<RunDispatch>{std::move((*claimed)->dispatch)};
+  }
 };
 
 }  // namespace mbx

@@ -141,11 +141,7 @@ Result<std::optional<RunDispatch>> best_eligible_locked(RocksdbStore::Impl& m, c
 Result<std::vector<RunDispatch>> RocksdbStore::claim(const std::string& thread_id, const std::string& consumer,
                                                      std::int64_t lease_ms, std::int64_t now_ms, std::uint32_t limit,
                                                      Durability durability) {
-  if (limit == 0) return std::vector<RunDispatch>{};
-  auto claimed = claim_and_start(thread_id, consumer, lease_ms, now_ms, RunStarter(), durability);
-  if (!claimed) return claimed.error();
-  if (!*claimed) return std::vector<RunDispatch>{};
-  return std::vector<RunDispatch>{std::move((*claimed)->dispatch)};
+  return claim_without_start(thread_id, consumer, lease_ms, now_ms, limit, durability);
 }
 
 Result<std::optional<ClaimStart>> RocksdbStore::claim_and_start(const std::string& thread_id,
