@@ -158,15 +158,19 @@ Result<std::optional<ClaimStart>> MemoryStore::claim_and_start(const std::string
   auto it = s.threads.find(thread_id);
   if (it == s.threads.end()) return std::optional<ClaimStart>();
   auto& t = it->second;
-  s.supersede_stale_queued(t, now_ms);
-  if (s.has_claimed(t)) return std::optional<ClaimStart>();
+  // Queued dispatches behind the thread's epoch are superseded (as every claim does), but only
+  // once nothing can refuse the claim, so that a refused start writes nothing.
   RunDispatch* best = nullptr;
-  for (const auto& id : t.dispatch_ids) {
-    auto& d = s.dispatches.at(id);
-    if (d.status != DispatchStatus::queued || d.available_at > now_ms) continue;
-    if (best == nullptr || detail::claim_order(d) < detail::claim_order(*best)) best = &d;
+  if (!s.has_claimed(t))
+    for (const auto& id : t.dispatch_ids) {
+      auto& d = s.dispatches.at(id);
+      if (d.status != DispatchStatus::queued || d.dispatch_epoch < t.epoch || d.available_at > now_ms) continue;
+      if (best == nullptr || detail::claim_order(d) < detail::claim_order(*best)) best = &d;
+    }
+  if (best == nullptr) {
+    s.supersede_stale_queued(t, now_ms);
+    return std::optional<ClaimStart>();
   }
-  if (best == nullptr) return std::optional<ClaimStart>();
   // Claimed and started on a copy, so that a refused start leaves the dispatch Queued.
   RunDispatch after = *best;
   ClaimStart out{s.claim_locked(after, consumer, ids_.next_id(), lease_ms, now_ms), std::nullopt, std::nullopt};
@@ -174,6 +178,7 @@ Result<std::optional<ClaimStart>> MemoryStore::claim_and_start(const std::string
   if (auto r = s.runs.find(after.run_id); r != s.runs.end()) run = r->second;
   auto started = detail::start_of_claim(out.dispatch, run, start, now_ms);
   if (!started) return started.error();
+  s.supersede_stale_queued(t, now_ms);
   *best = out.dispatch;
   if (*started) {
     auto& started_run = (*started)->run;
