@@ -31,6 +31,26 @@ Result<AgentEvent> emit_locked(Store& store, const Clock& clock, detail::ActiveR
   return stored;
 }
 
+// The synthetic results a write of run `run_id` adds for the tool calls it left open in the
+// thread's history (those in `decided` excepted, answered with `detail`), and the thread
+// version that write expects: none when there is nothing to append.
+struct OpenCallResults {
+  std::vector<Message> messages;
+  std::optional<std::uint64_t> expected_version;
+};
+Result<OpenCallResults> results_for_open_calls(Store& store, IdSource& ids, const std::string& thread_id,
+                                               const std::string& run_id, const std::set<std::string>& decided,
+                                               const std::string& detail) {
+  auto version = store.committed_version(thread_id);
+  if (!version) return version.error();
+  auto history = store.load_committed_messages(thread_id, 1, 0);
+  if (!history) return history.error();
+  OpenCallResults out;
+  out.messages = synthetic_tool_results(dangling_tool_calls(*history, run_id, decided), run_id, detail, ids);
+  if (!out.messages.empty()) out.expected_version = *version;
+  return out;
+}
+
 std::set<std::string> decided_calls(const RunActivation& activation) {
   std::set<std::string> out;
   for (const auto& d : activation.control.seeded_decisions) out.insert(d.tool_call_id);
@@ -269,17 +289,12 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
     start_run_record(record, d.dispatch_id, clock_.now_s());
     std::optional<AgentEvent> start_event;
     for (std::uint32_t attempt = 0;; ++attempt) {
-      std::vector<Message> synthetic;
-      std::optional<std::uint64_t> version;  // only an append of messages needs the thread's version
+      OpenCallResults synthetic;  // only a retry can find tool calls an attempt left open
       if (d.attempt_count > 0) {
-        auto read = store_.committed_version(d.thread_id);
-        if (!read) return;  // lease expiry retries the dispatch
-        version = *read;
-        auto history = store_.load_committed_messages(d.thread_id, 1, 0);
-        if (!history) return;
-        synthetic = synthetic_tool_results(dangling_tool_calls(*history, d.run_id, decided_calls(*activation)),
-                                           d.run_id, "the previous attempt stopped before the tool returned", ids_);
-        if (synthetic.empty()) version.reset();
+        auto found = results_for_open_calls(store_, ids_, d.thread_id, d.run_id, decided_calls(*activation),
+                                            "the previous attempt stopped before the tool returned");
+        if (!found) return;  // lease expiry retries the dispatch
+        synthetic = std::move(*found);
       }
       DispatchStep start;
       start.kind = DispatchStep::Kind::start;
@@ -288,7 +303,8 @@ void Mailbox::Engine::run_claimed(const ActiveRunPtr& run) {
       // Deferred like the claim: lost, the dispatch's claim is lost with it (the log keeps no
       // write without the earlier ones), and the next attempt starts the run again.
       auto committed =
-          store_.commit_run_step(d.thread_id, synthetic, version, record, fence, start, now_ms(), Durability::deferred);
+          store_.commit_run_step(d.thread_id, synthetic.messages, synthetic.expected_version, record, fence, start,
+                                 now_ms(), Durability::deferred);
       if (committed) {
         start_event = std::move(committed->event);
         break;
@@ -525,24 +541,17 @@ void Mailbox::Engine::end_attempt(const ActiveRunPtr& run, const ExecutionResult
   release.event = std::move(finish);
   Result<StepCommit> committed = internal_error("not attempted");
   for (std::uint32_t attempt = 0; attempt < config_.append_retries; ++attempt) {
-    std::vector<Message> synthetic;
-    std::optional<std::uint64_t> version;  // only an append of messages needs the thread's version
+    OpenCallResults synthetic;  // only a run stopped early can leave tool calls open
     if (early) {
-      auto read = store_.committed_version(d.thread_id);
-      if (!read) {
-        committed = read.error();
+      auto found = results_for_open_calls(store_, ids_, d.thread_id, d.run_id, {}, termination.detail);
+      if (!found) {
+        committed = found.error();
         break;
       }
-      version = *read;
-      auto history = store_.load_committed_messages(d.thread_id, 1, 0);
-      if (!history) {
-        committed = history.error();
-        break;
-      }
-      synthetic = synthetic_tool_results(dangling_tool_calls(*history, d.run_id, {}), d.run_id, termination.detail, ids_);
-      if (synthetic.empty()) version.reset();
+      synthetic = std::move(*found);
     }
-    committed = store_.commit_run_step(d.thread_id, synthetic, version, record, fence, release, now_ms());
+    committed = store_.commit_run_step(d.thread_id, synthetic.messages, synthetic.expected_version, record, fence,
+                                       release, now_ms());
     if (committed || committed.error().code != Errc::conflict) break;
   }
   if (!committed) {

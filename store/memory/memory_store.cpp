@@ -45,6 +45,16 @@ struct MemoryStore::State {
   std::map<std::string, RunRecord> runs;
   std::map<std::string, std::vector<AgentEvent>> events;
 
+  // Appends `event` to the log of `run_id` as its next (seq and run id set) and returns it.
+  AgentEvent append_event_locked(const std::string& run_id, const AgentEvent& event) {
+    auto& log = events[run_id];
+    AgentEvent stored = event;
+    stored.run_id = run_id;
+    stored.seq = log.size() + 1;
+    log.push_back(stored);
+    return stored;
+  }
+
   ThreadState& thread(const std::string& id) { return threads[id]; }
 
   std::uint64_t epoch_of(const std::string& thread_id) const {
@@ -184,13 +194,7 @@ Result<std::optional<ClaimStart>> MemoryStore::claim_and_start(const std::string
     auto& started_run = (*started)->run;
     s.runs[started_run.run_id] = started_run;
     t.note_run_written(started_run);
-    if ((*started)->event) {
-      auto& events = s.events[started_run.run_id];
-      out.event = *(*started)->event;
-      out.event->run_id = started_run.run_id;
-      out.event->seq = events.size() + 1;
-      events.push_back(*out.event);
-    }
+    if ((*started)->event) out.event = s.append_event_locked(started_run.run_id, *(*started)->event);
     out.run = std::move(started_run);
   }
   return std::optional<ClaimStart>(std::move(out));
@@ -594,13 +598,8 @@ Result<StepCommit> MemoryStore::commit_run(const std::string& thread_id, const s
     t.dispatch_ids.insert(out.dispatch.dispatch_id);
     s.dispatches.emplace(out.dispatch.dispatch_id, out.dispatch);
   }
-  if (const AgentEvent* event = detail::event_of_commit(step, enqueue_options, written, run)) {
-    auto& events = s.events[run.run_id];
-    out.event = *event;
-    out.event->run_id = run.run_id;
-    out.event->seq = events.size() + 1;
-    events.push_back(*out.event);
-  }
+  if (const AgentEvent* event = detail::event_of_commit(step, enqueue_options, written, run))
+    out.event = s.append_event_locked(run.run_id, *event);
   out.version = static_cast<std::uint64_t>(t.log.size());
   return out;
 }
@@ -653,12 +652,7 @@ Result<AgentEvent> MemoryStore::append_event(const std::string& run_id, const Ag
       return validation_error("append_event: fence dispatch '" + fence->dispatch_id + "' runs '" + (*d)->run_id +
                               "', not '" + run_id + "'");
   }
-  auto& log = s.events[run_id];
-  AgentEvent stored = event;
-  stored.run_id = run_id;
-  stored.seq = log.size() + 1;
-  log.push_back(stored);
-  return stored;
+  return s.append_event_locked(run_id, event);
 }
 
 Result<std::vector<AgentEvent>> MemoryStore::read_events(const std::string& run_id, std::uint64_t after_seq,
