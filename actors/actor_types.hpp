@@ -6,11 +6,12 @@
 //                 | (wake_atom) | (wake_atom, in_ms) | (status_atom) -> uint64 workers
 //                 | (interrupt_atom, thread, reason, bool deferred) -> InterruptOutcome or a "mailbox"
 //                 caf::error (deferred: the epoch bump's write skips its fsync; EnginePort::interrupt)
-//   thread_worker (dispatch_next_atom) | (run_atom, RunDispatch) | (claimed_atom[, RunDispatch])
+//   thread_worker (dispatch_next_atom) | (run_atom, RunDispatch) | (claimed_atom[, RunDispatch, bool run_here])
 //                 | (finished_atom, claim) | (finished_atom, claim, RunDispatch claimed next, bool run_here)
-//                 | (stop_atom) | (status_atom) -> string
-//                 (run_here: the run thread runs the next dispatch itself, as no other job waits for
-//                 a run thread; the worker only records it as running)
+//                 | (finished_atom, claim, dispatch_next_atom) | (stop_atom) | (status_atom) -> string
+//                 (run_here: the run thread that claimed the dispatch runs it itself; the worker only
+//                 records it as running. (finished_atom, claim, dispatch_next_atom): the run thread
+//                 left the thread's next claim to the worker, as other jobs wait for a run thread)
 //   lease_keeper  (tick_atom) every renewal interval; renewals run on the leases pool
 //   sweeper       (sweep_atom) every sweep interval, (tick_atom) every GC interval; on the maintenance pool
 #pragma once
@@ -28,9 +29,10 @@ namespace mbx {
 
 struct EngineRefs {
   EnginePort* port = nullptr;
-  BlockingPool* io = nullptr;    // claims and scans
-  BlockingPool* runs = nullptr;  // agent runs (each blocks a thread of this pool while it runs), the claim after each,
-                                 // and the thread's next run when no other job waits
+  BlockingPool* io = nullptr;    // the ready-thread scan
+  BlockingPool* runs = nullptr;  // workers' claims and agent runs (each blocks a thread of this pool while it runs);
+                                 // a claimed run starts on the thread that claimed it, and after a run
+                                 // the thread's next one follows there when no other job waits
   BlockingPool* leases = nullptr;       // lease renewals only (one thread)
   BlockingPool* maintenance = nullptr;  // sweeps and garbage collection (one thread)
   BlockingPool* interrupts = nullptr;   // interrupts: a synced write, then the wait for the old run

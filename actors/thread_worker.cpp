@@ -13,49 +13,53 @@ namespace {
 // A run's identity for the worker: its claim, not only its dispatch (see ThreadWorkerState).
 std::string claim_of(const RunDispatch& d) { return d.dispatch_id + "/" + d.claim_token.value_or(""); }
 
+// Runs `d` on this run thread, then the thread's next dispatches while no other job waits for
+// a run thread. When one does, this thread's next claim goes behind it (the worker posts it):
+// threads take turns, and no claim waits in the queue holding a lease.
+void run_here_and_after(const caf::actor& me, EnginePort* port, BlockingPool* runs, RunDispatch d) {
+  for (;;) {
+    port->execute(d);
+    if (runs->queued() > 0) {
+      caf::anon_send(me, finished_atom::value, claim_of(d), dispatch_next_atom::value);
+      return;
+    }
+    auto next = port->claim_next(d.thread_id);
+    if (!next || !*next) {
+      caf::anon_send(me, finished_atom::value, claim_of(d));  // nothing, or a store error (logged)
+      return;
+    }
+    caf::anon_send(me, finished_atom::value, claim_of(d), **next, true);  // the worker records it as running
+    d = std::move(**next);
+  }
+}
+
 void carry_out(caf::stateful_actor<ThreadWorkerActorState>* self, WorkerAction action, const caf::actor& supervisor,
                const EngineRefs& refs, const RunDispatch* dispatch, bool run_here = false) {
   auto me = caf::actor_cast<caf::actor>(self);
+  EnginePort* port = refs.port;
+  BlockingPool* runs = refs.runs;
   switch (action) {
     case WorkerAction::none:
       return;
     case WorkerAction::claim: {
+      // On a run thread: the claim is made when a run thread is free to run what it claims, in
+      // the order threads asked (the pool's queue), and the claimed run starts right there.
       std::string thread = self->state.machine.thread_id();
-      EnginePort* port = refs.port;
-      const bool posted = refs.io->post([me, port, thread] {
+      const bool posted = runs->post([me, port, runs, thread] {
         auto claimed = port->claim_next(thread);
-        if (claimed && *claimed)
-          caf::anon_send(me, claimed_atom::value, **claimed);
-        else
+        if (!claimed || !*claimed) {
           caf::anon_send(me, claimed_atom::value);  // nothing, or a store error (logged by the port)
+          return;
+        }
+        caf::anon_send(me, claimed_atom::value, **claimed, true);
+        run_here_and_after(me, port, runs, std::move(**claimed));
       });
       if (!posted) self->quit();  // the engine is stopping
       return;
     }
     case WorkerAction::execute: {
       if (run_here) return;  // the run thread that reported the claim is already running it
-      RunDispatch d = *dispatch;
-      EnginePort* port = refs.port;
-      BlockingPool* runs = refs.runs;
-      const bool posted = runs->post([me, port, runs, d]() mutable {
-        for (;;) {
-          port->execute(d);
-          // The worker's next step after a run is always the thread's next claim: made here, on
-          // the run's thread, right after the run's end (no hand-off to the I/O pool and back).
-          auto next = port->claim_next(d.thread_id);
-          if (!next || !*next) {
-            caf::anon_send(me, finished_atom::value, claim_of(d));  // nothing, or a store error (logged)
-            return;
-          }
-          // When no other job waits for a run thread, this thread runs the claimed dispatch
-          // itself, right away (no hand-off through the worker and the pool); the worker is told
-          // it runs here. Otherwise the worker posts it like any other run.
-          const bool here = runs->queued() == 0;
-          caf::anon_send(me, finished_atom::value, claim_of(d), **next, here);
-          if (!here) return;
-          d = std::move(**next);
-        }
-      });
+      const bool posted = runs->post([me, port, runs, d = *dispatch]() mutable { run_here_and_after(me, port, runs, std::move(d)); });
       if (!posted) self->quit();
       return;
     }
@@ -77,12 +81,15 @@ caf::behavior thread_worker(caf::stateful_actor<ThreadWorkerActorState>* self, s
       [=](run_atom, const RunDispatch& d) {
         carry_out(self, self->state.machine.on_start(claim_of(d)), supervisor, refs, &d);
       },
-      [=](claimed_atom, const RunDispatch& d) {
-        carry_out(self, self->state.machine.on_claimed(claim_of(d)), supervisor, refs, &d);
+      [=](claimed_atom, const RunDispatch& d, bool run_here) {
+        carry_out(self, self->state.machine.on_claimed(claim_of(d)), supervisor, refs, &d, run_here);
       },
       [=](claimed_atom) { carry_out(self, self->state.machine.on_claimed(std::nullopt), supervisor, refs, nullptr); },
       [=](finished_atom, const std::string& claim) {
         carry_out(self, self->state.machine.on_finished(claim, std::nullopt), supervisor, refs, nullptr);
+      },
+      [=](finished_atom, const std::string& claim, dispatch_next_atom) {
+        carry_out(self, self->state.machine.on_yielded(claim), supervisor, refs, nullptr);
       },
       [=](finished_atom, const std::string& claim, const RunDispatch& next, bool run_here) {
         carry_out(self, self->state.machine.on_finished(claim, claim_of(next)), supervisor, refs, &next, run_here);

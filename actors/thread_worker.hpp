@@ -1,5 +1,6 @@
-// thread_worker: the actor of one active thread. Thin shell over ThreadWorkerState: claims go to
-// the io pool, runs to the run pool, their outcomes come back as messages. Spawned on demand by
+// thread_worker: the actor of one active thread. Thin shell over ThreadWorkerState: claims and
+// runs go to the run pool (a claim runs what it claims on the same thread), their outcomes come
+// back as messages. Spawned on demand by
 // the supervisor (linked to it); stops when the supervisor confirms it is idle.
 #pragma once
 

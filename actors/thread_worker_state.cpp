@@ -61,6 +61,16 @@ WorkerAction ThreadWorkerState::on_finished(const std::string& claim, const std:
   return status_ == WorkerStatus::idle ? idle_if_quiet() : WorkerAction::none;
 }
 
+WorkerAction ThreadWorkerState::on_yielded(const std::string& claim) {
+  next_requested_ = true;
+  const WorkerAction action = on_finished(claim, std::nullopt);
+  if (status_ != WorkerStatus::idle) return action;  // claiming or running: the request waits for it
+  next_requested_ = false;
+  status_ = WorkerStatus::claiming;
+  ++claims_in_flight_;
+  return WorkerAction::claim;
+}
+
 WorkerAction ThreadWorkerState::execute(const std::string& claim) {
   status_ = WorkerStatus::running;
   running_ = claim;

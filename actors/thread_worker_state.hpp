@@ -42,6 +42,11 @@ public:
   // per thread, so whatever ran before has ended) or none. Only the current run's end changes
   // the status otherwise; a dispatch_next that came while it ran is claimed now.
   WorkerAction on_finished(const std::string& claim, const std::optional<std::string>& next);
+  // A run ended and its run thread did not claim the thread's next dispatch, because other
+  // threads' jobs were waiting for a run thread (fairness: this thread's next claim queues
+  // behind them). The thread may have more work, so the worker claims again: now, or after
+  // the claim or run it has in flight.
+  WorkerAction on_yielded(const std::string& claim);
 
   [[nodiscard]] WorkerStatus status() const { return status_; }
   [[nodiscard]] const std::optional<std::string>& running_dispatch() const { return running_; }

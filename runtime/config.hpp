@@ -27,7 +27,7 @@ struct MailboxConfig {
   std::int64_t idempotency_window_ms = 86'400'000;  // Default: 24 h.
   std::int64_t cancel_wait_ms = 30'000;        // Default: 30 s. How long an interrupt waits for the active run to stop.
   std::int64_t shutdown_wait_ms = 10'000;      // Default: 10 s. How long stop() waits for running runs.
-  std::uint32_t io_threads = 4;                // Default: 4. Threads for claims and scans (synced store writes).
+  std::uint32_t io_threads = 1;                // Default: 1. Threads for the ready-thread scan (one runs at a time).
   std::uint32_t run_threads = 64;              // Default: 64. Runs executing at once on this node.
   std::uint32_t interrupt_threads = 8;         // Default: 8. Threads for interrupts (a synced write, then the wait
                                                // for the old run); interrupts of one thread run one at a time.

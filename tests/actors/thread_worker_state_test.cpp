@@ -63,6 +63,35 @@ TEST(ThreadWorkerStateTest, NeverReportsIdleWhileARunOfAnEarlierClaimIsStillOut)
   EXPECT_EQ(w.on_finished("d3/c", std::nullopt), WorkerAction::report_idle);
 }
 
+TEST(ThreadWorkerStateTest, ARunThreadThatYieldedLeavesTheNextClaimToTheWorker) {
+  ThreadWorkerState w("t");
+  ASSERT_EQ(w.on_dispatch_next(), WorkerAction::claim);
+  ASSERT_EQ(w.on_claimed(std::string("d1/a")), WorkerAction::execute);
+  // Other jobs waited for a run thread, so d1's run thread did not claim: the worker does.
+  EXPECT_EQ(w.on_yielded("d1/a"), WorkerAction::claim);
+  EXPECT_EQ(w.status(), WorkerStatus::claiming);
+  EXPECT_EQ(w.runs_in_flight(), 0u);
+  EXPECT_EQ(w.claims_in_flight(), 1u);
+  EXPECT_EQ(w.on_claimed(std::nullopt), WorkerAction::report_idle);
+}
+
+TEST(ThreadWorkerStateTest, AYieldWhileAnotherRunOrClaimIsOutClaimsAfterIt) {
+  ThreadWorkerState w("t");
+  ASSERT_EQ(w.on_start("d1/a"), WorkerAction::execute);
+  ASSERT_EQ(w.on_start("d2/b"), WorkerAction::execute);  // handed over before d1's end came back
+  EXPECT_EQ(w.on_yielded("d1/a"), WorkerAction::none);     // d2 runs: claim after it
+  EXPECT_EQ(w.on_finished("d2/b", std::nullopt), WorkerAction::claim);
+  // A late yield while idle (its run was not the current one) still claims: the thread may
+  // have more work, and nobody else would look.
+  ThreadWorkerState idle("t");
+  ASSERT_EQ(idle.on_start("d1/a"), WorkerAction::execute);
+  ASSERT_EQ(idle.on_start("d2/b"), WorkerAction::execute);
+  ASSERT_EQ(idle.on_finished("d2/b", std::nullopt), WorkerAction::none);
+  ASSERT_EQ(idle.status(), WorkerStatus::idle);
+  EXPECT_EQ(idle.on_yielded("d1/a"), WorkerAction::claim);
+  EXPECT_EQ(idle.status(), WorkerStatus::claiming);
+}
+
 TEST(ThreadWorkerStateTest, ALateFinishWithNothingAfterItLetsAnIdleWorkerGo) {
   ThreadWorkerState w("t");
   ASSERT_EQ(w.on_start("d1/a"), WorkerAction::execute);

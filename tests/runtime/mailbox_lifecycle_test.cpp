@@ -7,6 +7,7 @@
 #include "tests/runtime/mailbox_test_support.hpp"
 
 #include <filesystem>
+#include <map>
 #include <thread>
 
 namespace mbx::testing {
@@ -349,6 +350,45 @@ TEST_F(MailboxLifecycleTest, RestartRecoversClaimedAndQueuedWorkOnRocksdb) {
   EXPECT_TRUE(problems->empty());
   db->reset();
   std::filesystem::remove_all(dir);
+}
+
+TEST_F(MailboxLifecycleTest, ThreadsTakeTurnsForScarceRunThreadsAndNoClaimWaitsForOne) {
+  // Work a restarted node finds: two runs queued on each of threads "a" and "b", one run thread.
+  SystemClock clock;
+  RunPreparer preparer(store_, clock, default_id_source(), fast_config());
+  std::vector<std::string> runs;
+  std::map<std::string, std::string> first_dispatch;  // thread -> its first dispatch
+  for (const auto& [thread, script] : std::vector<std::pair<std::string, std::string>>{
+           {"a", "slow 150 a1"}, {"b", "slow 150 b1"}, {"a", "echo a2"}, {"b", "echo b2"}}) {
+    auto req = request(thread, script);
+    ensure_dispatch_id_hint(req, default_id_source());
+    auto prepared = preparer.prepare(req);
+    ASSERT_TRUE(prepared) << describe(prepared.error());
+    auto d = preparer.build_dispatch(req, clock.now_ms());
+    ASSERT_TRUE(d && store_.enqueue(*d, EnqueueOptions{}));
+    runs.push_back(prepared->run_id);
+    first_dispatch.emplace(thread, d->dispatch_id);
+  }
+  MailboxConfig config = fast_config();
+  config.run_threads = 1;
+  start(config);
+  // While one thread's first run holds the run thread, the other thread's first dispatch stays
+  // Queued: a claim is made when a run thread is free to run it, never ahead of one.
+  ASSERT_TRUE(eventually([&] { return executor_.running() == 1; }));
+  const std::string first = executor_.executions().front().thread_id;
+  const std::string other = first == "a" ? "b" : "a";
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(executor_.executions().size(), 1u);
+  EXPECT_EQ(status_of(store_, first_dispatch[other]), DispatchStatus::queued);
+  for (const auto& r : runs) ASSERT_TRUE(eventually([&] { return run_done(store_, r); })) << r;
+  // The threads take turns: after a run, its thread's next claim queues behind the other's.
+  std::vector<std::string> threads, scripts;
+  for (const auto& e : executor_.executions()) {
+    threads.push_back(e.thread_id);
+    scripts.push_back(e.script);
+  }
+  EXPECT_EQ(threads, (std::vector<std::string>{first, other, first, other}));
+  EXPECT_EQ(scripts, (std::vector<std::string>{"slow", "slow", "echo", "echo"}));
 }
 
 TEST_F(MailboxLifecycleTest, TheSweeperReclaimsTheExpiredLeaseOfADeadNode) {
