@@ -60,8 +60,9 @@ Result<std::optional<std::int64_t>> InstrumentedStore::next_available_at(std::in
 Result<RunDispatch> InstrumentedStore::ack(const Fence& f, std::int64_t n) {
   return timed(metrics_, "ack", [&] { return inner_.ack(f, n); });
 }
-Result<RunDispatch> InstrumentedStore::nack(const Fence& f, std::int64_t r, const std::string& e, std::int64_t n) {
-  return timed(metrics_, "nack", [&] { return inner_.nack(f, r, e, n); });
+Result<RunDispatch> InstrumentedStore::nack(const Fence& f, std::int64_t r, const std::string& e, std::int64_t n,
+                                            Durability d) {
+  return timed(metrics_, op_name(d, "nack", "nack_deferred"), [&] { return inner_.nack(f, r, e, n, d); });
 }
 Result<RunDispatch> InstrumentedStore::dead_letter(const Fence& f, const std::string& e, std::int64_t n) {
   return timed(metrics_, "dead_letter", [&] { return inner_.dead_letter(f, e, n); });

@@ -6,62 +6,69 @@
 
 #include <spdlog/spdlog.h>
 
-#include <set>
+#include <unordered_set>
 
 namespace mbx {
 
 Result<void> Mailbox::Engine::recover() {
   const std::int64_t started = now_ms();
-  std::vector<RunRecord> open_runs;
+  std::unordered_set<std::string> threads;
+  std::uint64_t open_runs = 0;
+  std::uint64_t rebuilt = 0;
+  std::uint64_t closed = 0;
   for (RunStatus status : {RunStatus::created, RunStatus::running, RunStatus::waiting}) {
     // One listing per status (limit 0 = all): paging by offset re-scans the status index for
     // every page to count its total, which made recovery quadratic in the open runs.
     auto all = store_.list_runs_by_status(status, 0, 0);
     if (!all) return all.error();
-    for (auto& r : all->items) open_runs.push_back(std::move(r));
-  }
-  std::set<std::string> threads;
-  std::uint64_t rebuilt = 0;
-  std::uint64_t closed = 0;
-  for (const auto& run : open_runs) {
-    threads.insert(run.thread_id);
-    if (run.status == RunStatus::waiting || !run.dispatch_id) continue;
-    auto d = store_.load_dispatch(*run.dispatch_id);
-    if (!d) return d.error();
-    if (!*d && run.status == RunStatus::created) {
-      // Prepared, but the process died before the enqueue (earlier versions wrote them apart):
-      // the run gets its dispatch now.
-      auto dispatch = RunDispatch::queued(*run.dispatch_id, run.thread_id, run.run_id, now_ms());
-      dispatch.max_attempts = config_.default_max_attempts;
-      auto enqueued = store_.enqueue(dispatch, EnqueueOptions{});
-      if (!enqueued) return enqueued.error();
-      ++rebuilt;
-    } else if (*d && is_terminal((*d)->status) && (*d)->status != DispatchStatus::acked) {
-      reconcile_terminal_dispatch(**d);
-      ++closed;
+    open_runs += all->items.size();
+    for (const auto& run : all->items) {
+      threads.insert(run.thread_id);
+      if (run.status == RunStatus::waiting || !run.dispatch_id) continue;
+      auto d = store_.load_dispatch(*run.dispatch_id);
+      if (!d) return d.error();
+      if (!*d && run.status == RunStatus::created) {
+        // Prepared, but the process died before the enqueue (earlier versions wrote them apart):
+        // the run gets its dispatch now.
+        auto dispatch = RunDispatch::queued(*run.dispatch_id, run.thread_id, run.run_id, now_ms());
+        dispatch.max_attempts = config_.default_max_attempts;
+        auto enqueued = store_.enqueue(dispatch, EnqueueOptions{});
+        if (!enqueued) return enqueued.error();
+        ++rebuilt;
+      } else if (*d && is_terminal((*d)->status) && (*d)->status != DispatchStatus::acked) {
+        reconcile_terminal_dispatch(**d);
+        ++closed;
+      }
     }
   }
   std::uint64_t released = 0;
   for (const auto& thread_id : threads) {
-    auto claimed = store_.list_dispatches(thread_id, {DispatchStatus::claimed}, 0, 0, false);
+    // A thread has at most one Claimed dispatch, named in its metadata (one point read).
+    auto state = store_.thread_state(thread_id);
+    if (!state) return state.error();
+    if (!state->claimed_dispatch_id) continue;
+    auto claimed = store_.load_dispatch(*state->claimed_dispatch_id);
     if (!claimed) return claimed.error();
-    for (const auto& d : claimed->items) {
-      if (d.claimed_by != config_.consumer_id) continue;  // another node's; its lease decides
-      auto nacked = store_.nack(Fence::of(d), now_ms(), "reclaimed at startup: the previous process stopped", now_ms());
-      if (!nacked) {
-        if (nacked.error().code != Errc::fenced && nacked.error().code != Errc::not_found) return nacked.error();
-        // Stale (an interrupt moved the epoch on before the crash): the store superseded it.
-        if (auto after = store_.load_dispatch(d.dispatch_id); after && *after) reconcile_terminal_dispatch(**after);
-        continue;
-      }
-      if (nacked->status == DispatchStatus::dead_letter) reconcile_terminal_dispatch(*nacked);
-      ++released;
+    if (!*claimed || (*claimed)->status != DispatchStatus::claimed) continue;
+    const RunDispatch& d = **claimed;
+    if (d.claimed_by != config_.consumer_id) continue;  // another node's; its lease decides
+    // Deferred: lost in a power loss, the claim is still this node's and the next recovery
+    // releases it again; the first synced write after it (any run's end) makes it durable.
+    auto nacked = store_.nack(Fence::of(d), now_ms(), "reclaimed at startup: the previous process stopped", now_ms(),
+                              Durability::deferred);
+    if (!nacked) {
+      if (nacked.error().code != Errc::fenced && nacked.error().code != Errc::not_found) return nacked.error();
+      // Stale (an interrupt moved the epoch on before the crash): the store superseded it.
+      if (auto after = store_.load_dispatch(d.dispatch_id); after && *after) reconcile_terminal_dispatch(**after);
+      continue;
     }
+    if (nacked->status == DispatchStatus::dead_letter) reconcile_terminal_dispatch(*nacked);
+    ++released;
   }
   auto reclaimed = sweep();
   spdlog::info("mailbox: recovery took {} ms: {} open runs, {} own claims released, {} dispatches rebuilt, "
                "{} runs closed, {} expired leases reclaimed",
-               now_ms() - started, open_runs.size(), released, rebuilt, closed, reclaimed.size());
+               now_ms() - started, open_runs, released, rebuilt, closed, reclaimed.size());
   return {};
 }
 

@@ -131,9 +131,15 @@ public:
   [[nodiscard]] virtual Result<std::optional<std::int64_t>> next_available_at(std::int64_t now_ms) = 0;
 
   [[nodiscard]] virtual Result<RunDispatch> ack(const Fence& fence, std::int64_t now_ms) = 0;
-  // attempt+1; Queued again at retry_at, or DeadLetter at max attempts.
+  // attempt+1; Queued again at retry_at, or DeadLetter at max attempts. Synced; the overload
+  // takes a Durability (deferred: startup recovery's release of this node's own claims, which
+  // the next recovery redoes when it is lost).
+  [[nodiscard]] Result<RunDispatch> nack(const Fence& fence, std::int64_t retry_at_ms, const std::string& error,
+                                         std::int64_t now_ms) {
+    return nack(fence, retry_at_ms, error, now_ms, Durability::synced);
+  }
   [[nodiscard]] virtual Result<RunDispatch> nack(const Fence& fence, std::int64_t retry_at_ms, const std::string& error,
-                                                 std::int64_t now_ms) = 0;
+                                                 std::int64_t now_ms, Durability durability) = 0;
   [[nodiscard]] virtual Result<RunDispatch> dead_letter(const Fence& fence, const std::string& error,
                                                         std::int64_t now_ms) = 0;
   // lease_until = now + lease_ms.

@@ -253,7 +253,7 @@ Result<RunDispatch> MemoryStore::ack(const Fence& fence, std::int64_t now_ms) {
 }
 
 Result<RunDispatch> MemoryStore::nack(const Fence& fence, std::int64_t retry_at_ms, const std::string& error,
-                                      std::int64_t now_ms) {
+                                      std::int64_t now_ms, Durability) {
   std::lock_guard<std::mutex> lock(mu_);
   auto d = state_->owned("nack", fence, now_ms);
   if (!d) return d.error();

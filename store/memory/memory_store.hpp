@@ -34,8 +34,9 @@ public:
   Result<std::vector<std::string>> queued_thread_ids(std::int64_t now_ms, std::uint32_t limit) override;
   Result<std::optional<std::int64_t>> next_available_at(std::int64_t now_ms) override;
   Result<RunDispatch> ack(const Fence& fence, std::int64_t now_ms) override;
+  using MailboxStore::nack;
   Result<RunDispatch> nack(const Fence& fence, std::int64_t retry_at_ms, const std::string& error,
-                           std::int64_t now_ms) override;
+                           std::int64_t now_ms, Durability durability) override;
   Result<RunDispatch> dead_letter(const Fence& fence, const std::string& error, std::int64_t now_ms) override;
   Result<RunDispatch> extend_lease(const Fence& fence, std::int64_t lease_ms, std::int64_t now_ms) override;
   Result<RunDispatch> record_dispatch_start(const Fence& fence, const std::string& instance_id,

@@ -10,9 +10,9 @@ Result<RunDispatch> RocksdbStore::ack(const Fence& fence, std::int64_t now_ms) {
 }
 
 Result<RunDispatch> RocksdbStore::nack(const Fence& fence, std::int64_t retry_at_ms, const std::string& error,
-                                       std::int64_t now_ms) {
-  return impl_->fenced("nack", fence, now_ms,
-                       [&](RunDispatch& d) { return d.mark_nack_result(now_ms, retry_at_ms, error); });
+                                       std::int64_t now_ms, Durability durability) {
+  return impl_->fenced(
+      "nack", fence, now_ms, [&](RunDispatch& d) { return d.mark_nack_result(now_ms, retry_at_ms, error); }, durability);
 }
 
 Result<RunDispatch> RocksdbStore::dead_letter(const Fence& fence, const std::string& error, std::int64_t now_ms) {

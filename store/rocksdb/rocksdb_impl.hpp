@@ -201,7 +201,8 @@ struct RocksdbStore::Impl {
 
   // A fenced transition: lock, check the fence, apply, write.
   [[nodiscard]] Result<RunDispatch> fenced(const char* op, const Fence& fence, std::int64_t now_ms,
-                                           const std::function<Result<void>(RunDispatch&)>& apply);
+                                           const std::function<Result<void>(RunDispatch&)>& apply,
+                                           Durability durability = Durability::synced);
 };
 
 }  // namespace mbx

@@ -511,7 +511,8 @@ Result<RunDispatch> RocksdbStore::Impl::owned_locked(const char* op, const Fence
 }
 
 Result<RunDispatch> RocksdbStore::Impl::fenced(const char* op, const Fence& fence, std::int64_t now_ms,
-                                               const std::function<Result<void>(RunDispatch&)>& apply) {
+                                               const std::function<Result<void>(RunDispatch&)>& apply,
+                                               Durability durability) {
   auto locked = lock_dispatch(fence.dispatch_id);
   if (!locked) return locked.error();
   if (!locked->dispatch) return not_found_error(std::string(op) + ": dispatch '" + fence.dispatch_id + "' not found");
@@ -521,7 +522,7 @@ Result<RunDispatch> RocksdbStore::Impl::fenced(const char* op, const Fence& fenc
   if (!d) return d.error();
   return transition_locked(
       op, *d, *meta, [&](const RunDispatch&, const rdb::ThreadMeta&, RunDispatch& after) { return apply(after); },
-      now_ms);
+      now_ms, durability);
 }
 
 }  // namespace mbx

@@ -475,6 +475,12 @@ TEST_F(RocksdbSyncedPersistenceTest, DeferredWritesSurviveReopen) {
   step("deferred claim", [](Side& side) {
     return side.store->claim("t-1", "consumer-a", kLeaseMs, kT0 + 7, 1, Durability::deferred);
   });
+  step("deferred nack", [](Side& side) -> Result<RunDispatch> {
+    auto d = side.store->load_dispatch("d-3");
+    if (!d) return d.error();
+    if (!*d) return not_found_error("d-3");
+    return side.store->nack(Fence::of(**d), kT0 + 9, "released", kT0 + 8, Durability::deferred);
+  });
 }
 
 }  // namespace

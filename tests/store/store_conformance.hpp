@@ -1175,6 +1175,17 @@ TYPED_TEST_P(StoreConformance, DeferredWritesApplyAsSyncedOnesDo) {
   ASSERT_TRUE(is_ok(started));
   EXPECT_EQ(started->dispatch.dispatch_instance_id, "inst-3");
   EXPECT_EQ(this->load("d-3"), started->dispatch);
+
+  auto nacked = s.nack(Fence::of(started->dispatch), kT0 + 9, "released", kT0 + 8, Durability::deferred);
+  ASSERT_TRUE(is_ok(nacked));
+  EXPECT_EQ(nacked->status, DispatchStatus::queued);
+  EXPECT_EQ(nacked->attempt_count, started->dispatch.attempt_count + 1);
+  EXPECT_EQ(nacked->available_at, kT0 + 9);
+  EXPECT_EQ(this->load("d-3"), *nacked);
+  // Fenced like the synced nack: the old claim token writes nothing.
+  EXPECT_TRUE(fails_with(s.nack(Fence::of(started->dispatch), kT0 + 9, "again", kT0 + 8, Durability::deferred),
+                         Errc::fenced));
+  EXPECT_EQ(this->load("d-3"), *nacked);
 }
 
 // ---- cancel ----------------------------------------------------------------------------------
