@@ -82,8 +82,8 @@ void HttpServer::stop() {
   if (stopping_.exchange(true)) return;
   beast::error_code ec;
   ::shutdown(impl_->acceptor.native_handle(), SHUT_RDWR);  // wakes accept()
-  impl_->acceptor.close(ec);
   if (accept_thread_.joinable()) accept_thread_.join();
+  impl_->acceptor.close(ec);  // only once the accept thread is done with it (TSan saw the race)
   std::unique_lock<std::mutex> lock(mu_);
   for (auto& [id, c] : connections_) c->close();
   cv_.notify_all();
@@ -118,9 +118,12 @@ void HttpServer::accept_loop() {
     }
     const std::uint64_t id = next_id_++;
     connections_.emplace(id, connection);
-    std::thread([this, id, connection] {
+    std::thread([this, id, connection]() mutable {
       serve(connection);
       connection->close();
+      // This thread's reference goes first: the map's is then the last, so the socket is
+      // destroyed under the lock, before stop() can see the map empty and the io_context go.
+      connection.reset();
       std::lock_guard<std::mutex> done(mu_);
       connections_.erase(id);
       cv_.notify_all();

@@ -22,10 +22,13 @@
 //               without a limit, it is RocksDB's own open), then Mailbox::start with a no-op
 //               executor and the same consumer id; from the start call to (a) start returned
 //               (recovery done), (b) every dispatch started by the executor at least once
-//               (claimed again), (c) every dispatch acked (store counters). Limit for (a): the
-//               bare RocksDB read of the same dispatch records: the same folder opened read-only
-//               (not timed), one iterator over the dispatches column family reading every key and
-//               value (N + C records), timed. (b) is shown against the target (5 s).
+//               (claimed again), (c) every dispatch acked (store counters), (d) every thread with
+//               work had a run started (its first), (e) every thread whose head the killed node
+//               had claimed had a run started. Limit for (a): the bare RocksDB read of the same
+//               dispatch records: the same folder opened read-only (not timed), one iterator over
+//               the dispatches column family reading every key and value (N + C records), timed.
+//               (b) and (d) are shown against the target (5 s): a thread runs one
+//               dispatch at a time, so (b) waits for every thread's whole backlog; (d) does not.
 //   http        throughput (background submits) and foreground latency (submit -> first SSE
 //               event, -> run_finish) through a real mailboxd child process on 127.0.0.1 (fresh
 //               data folder, built-in `echo` agent, keep-alive HttpClient connections per

@@ -44,6 +44,7 @@ Result<RunPage> runs_in_index(RocksdbStore::Impl& m, const std::string& prefix, 
     return true;
   });
   if (!scanned) return scanned.error();
+  out.items.reserve(ids.size());
   for (const auto& id : ids) {
     auto r = m.get_run(id);
     if (!r) return r.error();

@@ -250,7 +250,8 @@ TEST_F(ExecAgentTest, TheDocumentedPythonExampleWorks) {
   auto resumed = mailbox_->decide(deploy->run_id, "deploy-1", ToolCallResume{ResumeAction::resume, {}, {}});
   ASSERT_TRUE(resumed) << describe(resumed.error());
   EXPECT_EQ(finished(*resumed, DispatchStatus::acked).final_output, "deployed");
-  const Message* result = tool_result(history(store_, "t2"), "deploy-1");
+  const auto committed = history(store_, "t2");  // the pointer below points into it
+  const Message* result = tool_result(committed, "deploy-1");
   ASSERT_NE(result, nullptr);
   EXPECT_EQ(result->content, "approved");
 }

@@ -167,7 +167,8 @@ TEST_F(ScriptedAgentTest, ADeniedApprovalCommitsDeniedAndContinues) {
   auto resumed = mailbox_->decide(s->run_id, "a1", ToolCallResume{ResumeAction::cancel, {}, {}});
   ASSERT_TRUE(resumed) << describe(resumed.error());
   EXPECT_EQ(finished(*resumed, DispatchStatus::acked).final_output, "ok");
-  const Message* result = tool_result(history(store_, "t1"), "a1");
+  const auto committed = history(store_, "t1");  // the pointer below points into it
+  const Message* result = tool_result(committed, "a1");
   ASSERT_NE(result, nullptr);
   EXPECT_EQ(result->content, "denied");
 }

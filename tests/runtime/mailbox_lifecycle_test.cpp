@@ -359,7 +359,7 @@ TEST_F(MailboxLifecycleTest, ThreadsTakeTurnsForScarceRunThreadsAndNoClaimWaitsF
   std::vector<std::string> runs;
   std::map<std::string, std::string> first_dispatch;  // thread -> its first dispatch
   for (const auto& [thread, script] : std::vector<std::pair<std::string, std::string>>{
-           {"a", "slow 150 a1"}, {"b", "slow 150 b1"}, {"a", "echo a2"}, {"b", "echo b2"}}) {
+           {"a", "slow 400 a1"}, {"b", "slow 400 b1"}, {"a", "echo a2"}, {"b", "echo b2"}}) {
     auto req = request(thread, script);
     ensure_dispatch_id_hint(req, default_id_source());
     auto prepared = preparer.prepare(req);
