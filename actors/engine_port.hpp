@@ -26,6 +26,9 @@ public:
   // Claims the thread's next eligible dispatch and registers it as active (its lease is renewed
   // from this moment). Empty when nothing is eligible or the thread already has a claimed one.
   [[nodiscard]] virtual Result<std::optional<RunDispatch>> claim_next(const std::string& thread_id) = 0;
+  // Whether the thread has Queued dispatches (claimable now or later): one cheap read, no
+  // write. True when the read fails (the claim will tell).
+  [[nodiscard]] virtual bool has_queued(const std::string& thread_id) = 0;
   // Runs a claimed, registered dispatch to its end: re-check ownership, record the start, run
   // the executor, record the result, ack / nack / dead-letter. Returns when it has stopped.
   virtual void execute(const RunDispatch& claimed) = 0;

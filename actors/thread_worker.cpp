@@ -14,13 +14,17 @@ namespace {
 std::string claim_of(const RunDispatch& d) { return d.dispatch_id + "/" + d.claim_token.value_or(""); }
 
 // Runs `d` on this run thread, then the thread's next dispatches while no other job waits for
-// a run thread. When one does, this thread's next claim goes behind it (the worker posts it):
-// threads take turns, and no claim waits in the queue holding a lease.
+// a run thread. When one does and the thread has more work, its next claim goes behind that
+// job (the worker posts it): threads take turns, and no claim waits in the queue holding a
+// lease. A thread with nothing queued is simply finished (its worker may go idle).
 void run_here_and_after(const caf::actor& me, EnginePort* port, BlockingPool* runs, RunDispatch d) {
   for (;;) {
     port->execute(d);
     if (runs->queued() > 0) {
-      caf::anon_send(me, finished_atom::value, claim_of(d), dispatch_next_atom::value);
+      if (port->has_queued(d.thread_id))
+        caf::anon_send(me, finished_atom::value, claim_of(d), dispatch_next_atom::value);
+      else
+        caf::anon_send(me, finished_atom::value, claim_of(d));
       return;
     }
     auto next = port->claim_next(d.thread_id);

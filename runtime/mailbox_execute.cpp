@@ -155,6 +155,11 @@ private:
 
 // -- claims ------------------------------------------------------------------------------------
 
+bool Mailbox::Engine::has_queued(const std::string& thread_id) {
+  auto state = store_.thread_state(thread_id);
+  return !state || state->queued > 0;
+}
+
 Result<std::optional<RunDispatch>> Mailbox::Engine::claim_next(const std::string& thread_id) {
   if (stopping_.load()) return std::optional<RunDispatch>();
   std::lock_guard<std::mutex> lock(claim_lock(thread_id));

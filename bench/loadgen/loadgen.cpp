@@ -22,9 +22,9 @@
 //               without a limit, it is RocksDB's own open), then Mailbox::start with a no-op
 //               executor and the same consumer id; from the start call to (a) start returned
 //               (recovery done), (b) every dispatch started by the executor at least once
-//               (claimed again), (c) every dispatch acked (store counters), (d) every thread with
-//               work had a run started (its first), (e) every thread whose head the killed node
-//               had claimed had a run started. Limit for (a): the bare RocksDB read of the same
+//               (claimed again), (c) every dispatch acked (store counters); and from the store's
+//               open: (d) every thread with work had a run started (its first), (e) every thread
+//               whose head the killed node had claimed had a run started. Limit for (a): the bare RocksDB read of the same
 //               dispatch records: the same folder opened read-only (not timed), one iterator over
 //               the dispatches column family reading every key and value (N + C records), timed.
 //               (b) and (d) are shown against the target (5 s): a thread runs one
@@ -1282,9 +1282,9 @@ void recovery(const Flags& flags) {
   Row t;
   t.workload = "recovery";
   t.setting = setting;
-  t.metric = "restart -> every thread with work running again (first run started on each of " +
+  t.metric = "restart (store open + Mailbox::start) -> every thread with work running again (first run started on each of " +
              std::to_string(threads_with_work) + ")";
-  t.value = every_thread_s.value_or(elapsed);
+  t.value = open_s + every_thread_s.value_or(elapsed);
   t.unit = "s";
   t.limit = 5;
   t.limit_what = "target: 5 s (read per thread)";
@@ -1296,8 +1296,9 @@ void recovery(const Flags& flags) {
   Row tc;
   tc.workload = "recovery";
   tc.setting = setting;
-  tc.metric = "restart -> every thread of a released claim running again (" + std::to_string(fx.claimed) + " threads)";
-  tc.value = claimed_threads_s.value_or(elapsed);
+  tc.metric = "restart (store open + Mailbox::start) -> every thread of a released claim running again (" +
+              std::to_string(fx.claimed) + " threads)";
+  tc.value = open_s + claimed_threads_s.value_or(elapsed);
   tc.unit = "s";
   tc.note = note;
   add_row(tc);

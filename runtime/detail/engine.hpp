@@ -59,6 +59,7 @@ public:
 
   // EnginePort (mailbox_execute.cpp, mailbox_recovery.cpp)
   Result<std::optional<RunDispatch>> claim_next(const std::string& thread_id) override;
+  bool has_queued(const std::string& thread_id) override;
   void execute(const RunDispatch& claimed) override;
   void renew_leases() override;
   std::vector<std::string> sweep() override;
@@ -172,6 +173,9 @@ private:
   // Recovery (mailbox_recovery.cpp): claims this consumer left behind go back to the queue,
   // Created runs whose dispatch was lost get one, runs of terminal dispatches are closed.
   Result<void> recover();
+  // One open run's check (Created without its dispatch: enqueued; its dispatch terminal and
+  // not acked: closed). `rebuilt` / `closed` count what it did.
+  Result<void> recover_open_run(const RunRecord& run, std::uint64_t& rebuilt, std::uint64_t& closed);
 
   // Execution (mailbox_execute.cpp).
   void run_claimed(const ActiveRunPtr& run);

@@ -24,6 +24,7 @@ using namespace std::chrono_literals;
 class GatedPort final : public EnginePort {
 public:
   Result<std::optional<RunDispatch>> claim_next(const std::string&) override { return std::optional<RunDispatch>{}; }
+  bool has_queued(const std::string&) override { return false; }
   void execute(const RunDispatch&) override {}
   void renew_leases() override {}
   std::vector<std::string> sweep() override { return {}; }
