@@ -15,7 +15,12 @@ SupervisorState::Worker& worker_for(Self* self, const std::string& thread_id, co
   auto it = self->state.workers.find(thread_id);
   if (it == self->state.workers.end()) {
     auto me = caf::actor_cast<caf::actor>(self);
-    auto handle = self->spawn<caf::linked>(thread_worker, thread_id, me, refs);
+    // Not linked: a link is an entry in the supervisor's list of attachables, and every exit
+    // of a linked worker removes its entry by a linear search of that list, so with hundreds of
+    // thousands of workers alive (a backlog of inline-claimed runs waiting for run threads)
+    // the supervisor spent its time unlinking and fell minutes behind. It stops its workers
+    // itself when it exits (stop_workers below).
+    auto handle = self->spawn(thread_worker, thread_id, me, refs);
     it = self->state.workers.emplace(thread_id, SupervisorState::Worker{std::move(handle), 0, std::nullopt, {}}).first;
   } else if (it->second.idle_since) {  // lingering: busy again
     self->state.idle.erase(it->second.idle_pos);
@@ -108,9 +113,24 @@ void finish_interrupt(Self* self, const EngineRefs& refs, const std::string& thr
     start_interrupt(self, refs, thread_id);
 }
 
+// The supervisor is exiting: its workers exit with it (they are not linked to it).
+void stop_workers(Self* self, const caf::error& reason) {
+  for (auto& [thread_id, w] : self->state.workers) self->send_exit(w.handle, reason);
+  self->state.workers.clear();
+  self->state.idle.clear();
+}
+
 }  // namespace
 
 caf::behavior supervisor(Self* self, EngineRefs refs) {
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    stop_workers(self, msg.reason);
+    self->quit(msg.reason);
+  });
+  self->set_exception_handler([self](std::exception_ptr&) -> caf::error {
+    stop_workers(self, caf::exit_reason::unhandled_exception);
+    return caf::exit_reason::unhandled_exception;
+  });
   return {
       [=](dispatch_next_atom, const std::string& thread_id) {
         auto& w = worker_for(self, thread_id, refs);

@@ -1,7 +1,8 @@
 // thread_worker: the actor of one active thread. Thin shell over ThreadWorkerState: claims and
 // runs go to the run pool (a claim runs what it claims on the same thread), their outcomes come
 // back as messages. Spawned on demand by
-// the supervisor (linked to it); stops when the supervisor confirms it is idle.
+// the supervisor (not linked: the supervisor stops its workers when it exits); stops when the
+// supervisor confirms it is idle.
 #pragma once
 
 #include "actors/actor_types.hpp"
