@@ -72,6 +72,9 @@ WorkerAction ThreadWorkerState::on_yielded(const std::string& claim) {
 }
 
 WorkerAction ThreadWorkerState::execute(const std::string& claim) {
+  // A run thread claims (or checks for queued work) after every run it runs, so work announced
+  // before this run started is found then: no claim of the worker's own is needed for it.
+  next_requested_ = false;
   status_ = WorkerStatus::running;
   running_ = claim;
   ++runs_in_flight_;
