@@ -391,6 +391,40 @@ TEST_F(MailboxLifecycleTest, ThreadsTakeTurnsForScarceRunThreadsAndNoClaimWaitsF
   EXPECT_EQ(scripts, (std::vector<std::string>{"slow", "slow", "echo", "echo"}));
 }
 
+TEST_F(MailboxLifecycleTest, RecoveryChecksManyOpenRunsInParallelSlices) {
+  // Enough open runs (over 4 096) for recovery to check them in parallel slices: most are
+  // queued, some lost their dispatch before the enqueue (rebuilt), some have a cancelled one
+  // (closed); every kind lands in more than one slice.
+  SystemClock clock;
+  RunPreparer preparer(store_, clock, default_id_source(), fast_config());
+  std::vector<std::string> runs, rebuilt, closed;
+  for (int i = 0; i < 5'000; ++i) {
+    auto req = request("t" + std::to_string(i % 50), "echo r" + std::to_string(i));
+    ensure_dispatch_id_hint(req, default_id_source());
+    auto prepared = preparer.prepare(req);
+    ASSERT_TRUE(prepared) << describe(prepared.error());
+    runs.push_back(prepared->run_id);
+    if (i % 1'000 == 7) {
+      rebuilt.push_back(prepared->run_id);
+      continue;
+    }
+    auto d = preparer.build_dispatch(req, clock.now_ms());
+    ASSERT_TRUE(d && store_.enqueue(*d, EnqueueOptions{}));
+    if (i % 1'000 == 9) {
+      auto cancelled = store_.cancel(d->dispatch_id, clock.now_ms());
+      ASSERT_TRUE(cancelled && cancelled->has_value());
+      closed.push_back(prepared->run_id);
+    }
+  }
+  ASSERT_EQ(rebuilt.size(), 5u);
+  ASSERT_EQ(closed.size(), 5u);
+  start();
+  for (const auto& r : runs) ASSERT_TRUE(eventually([&] { return run_done(store_, r); }, 60s)) << r;
+  for (const auto& r : closed) EXPECT_EQ(executor_.count(r), 0u) << r;  // closed by recovery, never run
+  for (const auto& r : rebuilt) EXPECT_EQ(executor_.count(r), 1u) << r;
+  EXPECT_EQ(executor_.executions().size(), runs.size() - closed.size());
+}
+
 TEST_F(MailboxLifecycleTest, TheSweeperReclaimsTheExpiredLeaseOfADeadNode) {
   // Another node claimed a dispatch and died; its lease runs out after the engine started.
   SystemClock clock;
