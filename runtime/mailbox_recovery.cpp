@@ -52,35 +52,34 @@ Result<void> Mailbox::Engine::recover() {
     // Few runs: one slice. A listing scans the whole status index once to count its total.
     const std::size_t n = head->total < 4096 ? 1 : slices;
     const auto per_slice = static_cast<std::uint32_t>((head->total + n - 1) / n);
-    std::vector<RunPage> pages(n);
-    std::vector<std::optional<Error>> errors(n);
-    std::vector<std::uint64_t> rebuilt_in(n, 0), closed_in(n, 0);
+    struct Slice {
+      RunPage page;
+      std::optional<Error> error;
+      std::uint64_t rebuilt = 0, closed = 0;
+    };
+    std::vector<Slice> slice(n);
     std::latch listed(static_cast<std::ptrdiff_t>(n));
     std::vector<std::thread> workers;
     for (std::size_t i = 0; i < n; ++i)
       workers.emplace_back([&, i] {
+        Slice& mine = slice[i];
         // One listing per slice: paging by offset re-scans the status index for every page
         // (to count its total), so small pages made recovery quadratic in the open runs.
         auto page = store_.list_runs_by_status(status, i * per_slice, per_slice);
-        if (page) pages[i] = std::move(*page);
-        else errors[i] = page.error();
+        if (page) mine.page = std::move(*page);
+        else mine.error = page.error();
         listed.arrive_and_wait();
-        if (errors[i]) return;
-        for (const auto& run : pages[i].items) {
-          auto checked = recover_open_run(run, rebuilt_in[i], closed_in[i]);
-          if (!checked) {
-            errors[i] = checked.error();
-            return;
-          }
-        }
+        for (std::size_t k = 0; !mine.error && k < mine.page.items.size(); ++k)
+          if (auto checked = recover_open_run(mine.page.items[k], mine.rebuilt, mine.closed); !checked)
+            mine.error = checked.error();
       });
     for (auto& w : workers) w.join();
-    for (std::size_t i = 0; i < n; ++i) {
-      if (errors[i]) return *errors[i];
-      rebuilt += rebuilt_in[i];
-      closed += closed_in[i];
-      open_runs += pages[i].items.size();
-      for (const auto& run : pages[i].items) threads.insert(run.thread_id);
+    for (const auto& done : slice) {
+      if (done.error) return *done.error;
+      rebuilt += done.rebuilt;
+      closed += done.closed;
+      open_runs += done.page.items.size();
+      for (const auto& run : done.page.items) threads.insert(run.thread_id);
     }
   }
   std::uint64_t released = 0;
