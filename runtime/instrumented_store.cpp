@@ -90,6 +90,9 @@ Result<InterruptResult> InstrumentedStore::interrupt(const std::string& t, std::
 Result<std::vector<RunDispatch>> InstrumentedStore::reclaim_expired_leases(std::int64_t n, std::uint32_t lim) {
   return timed(metrics_, "reclaim_expired_leases", [&] { return inner_.reclaim_expired_leases(n, lim); });
 }
+Result<std::vector<RunDispatch>> InstrumentedStore::list_claimed_dispatches(const std::string& consumer) {
+  return timed(metrics_, "list_claimed_dispatches", [&] { return inner_.list_claimed_dispatches(consumer); });
+}
 Result<std::uint64_t> InstrumentedStore::current_epoch(const std::string& t) {
   return timed(metrics_, "current_epoch", [&] { return inner_.current_epoch(t); });
 }
@@ -123,6 +126,9 @@ Result<RunPage> InstrumentedStore::list_runs(const std::string& t, std::uint64_t
 }
 Result<RunPage> InstrumentedStore::list_runs_by_status(RunStatus s, std::uint64_t o, std::uint32_t l) {
   return timed(metrics_, "list_runs_by_status", [&] { return inner_.list_runs_by_status(s, o, l); });
+}
+Result<std::vector<std::string>> InstrumentedStore::run_ids_by_status(RunStatus s) {
+  return timed(metrics_, "run_ids_by_status", [&] { return inner_.run_ids_by_status(s); });
 }
 Result<std::optional<RunRecord>> InstrumentedStore::reusable_waiting_run(const std::string& t) {
   return timed(metrics_, "reusable_waiting_run", [&] { return inner_.reusable_waiting_run(t); });

@@ -62,6 +62,11 @@ Result<void> Mailbox::Engine::start() {
                   config_.max_idle_workers};
   supervisor_ = actor_system_->spawn(supervisor, refs);
   lease_keeper_ = actor_system_->spawn(lease_keeper, refs, config_.lease_renewal_interval_ms);
+  // Before the sweeper exists: the one maintenance thread checks the open runs first, so no
+  // purge can delete the terminal dispatch of a run that the check has yet to close.
+  if (!recovery_run_ids_.empty())
+    maintenance_pool_->post([this, ids = std::move(recovery_run_ids_)] { check_open_runs(ids); });
+  recovery_run_ids_.clear();
   EngineIntervals intervals{config_.lease_renewal_interval_ms, config_.sweep_interval_ms, config_.gc_interval_ms};
   sweeper_ = actor_system_->spawn(sweeper, refs, supervisor_, intervals);
   started_ = true;

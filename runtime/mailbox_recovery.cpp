@@ -1,16 +1,14 @@
 // Recovery and background maintenance: startup recovery (claims this consumer left behind go
-// back to the queue at once, Created runs whose dispatch was lost get one, runs of terminal
-// dispatches are closed), the sweeper's lease reclaim, the supervisor's scan for ready threads
-// and delayed work, and garbage collection. Runs on pool threads or the detached sweeper.
+// back to the queue at once; once the engine runs, Created runs whose dispatch was lost get one
+// and runs of terminal dispatches are closed), the sweeper's lease reclaim, the supervisor's
+// scan for ready threads and delayed work, and garbage collection. Runs on pool threads or the
+// detached sweeper.
 #include "runtime/detail/engine.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <latch>
 #include <optional>
-#include <thread>
-#include <unordered_set>
 #include <vector>
 
 namespace mbx {
@@ -27,6 +25,7 @@ Result<void> Mailbox::Engine::recover_open_run(const RunRecord& run, std::uint64
     auto enqueued = store_.enqueue(dispatch, EnqueueOptions{});
     if (!enqueued) return enqueued.error();
     ++rebuilt;
+    nudge_thread(run.thread_id);  // its thread may be idle
   } else if (*d && is_terminal((*d)->status) && (*d)->status != DispatchStatus::acked) {
     reconcile_terminal_dispatch(**d);
     ++closed;
@@ -36,63 +35,12 @@ Result<void> Mailbox::Engine::recover_open_run(const RunRecord& run, std::uint64
 
 Result<void> Mailbox::Engine::recover() {
   const std::int64_t started = now_ms();
-  std::unordered_set<std::string> threads;
-  std::uint64_t open_runs = 0;
-  std::uint64_t rebuilt = 0;
-  std::uint64_t closed = 0;
-  // The open runs of each status are read and checked in slices, one thread per slice (each
-  // run costs point reads and decodes; on a restart with 100 000 queued runs that was most of
-  // the recovery). Every slice is listed before any is checked: a check can close a run, which
-  // moves it out of its status index and would shift a later slice's offsets.
-  const std::size_t slices = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
-  for (RunStatus status : {RunStatus::created, RunStatus::running, RunStatus::waiting}) {
-    auto head = store_.list_runs_by_status(status, 0, 1);
-    if (!head) return head.error();
-    if (head->total == 0) continue;
-    // Few runs: one slice. A listing scans the whole status index once to count its total.
-    const std::size_t n = head->total < 4096 ? 1 : slices;
-    const auto per_slice = static_cast<std::uint32_t>((head->total + n - 1) / n);
-    struct Slice {
-      RunPage page;
-      std::optional<Error> error;
-      std::uint64_t rebuilt = 0, closed = 0;
-    };
-    std::vector<Slice> slice(n);
-    std::latch listed(static_cast<std::ptrdiff_t>(n));
-    std::vector<std::thread> workers;
-    for (std::size_t i = 0; i < n; ++i)
-      workers.emplace_back([&, i] {
-        Slice& mine = slice[i];
-        // One listing per slice: paging by offset re-scans the status index for every page
-        // (to count its total), so small pages made recovery quadratic in the open runs.
-        auto page = store_.list_runs_by_status(status, i * per_slice, per_slice);
-        if (page) mine.page = std::move(*page);
-        else mine.error = page.error();
-        listed.arrive_and_wait();
-        for (std::size_t k = 0; !mine.error && k < mine.page.items.size(); ++k)
-          if (auto checked = recover_open_run(mine.page.items[k], mine.rebuilt, mine.closed); !checked)
-            mine.error = checked.error();
-      });
-    for (auto& w : workers) w.join();
-    for (const auto& done : slice) {
-      if (done.error) return *done.error;
-      rebuilt += done.rebuilt;
-      closed += done.closed;
-      open_runs += done.page.items.size();
-      for (const auto& run : done.page.items) threads.insert(run.thread_id);
-    }
-  }
+  // Claims this consumer left behind go back to the queue at once: the lease index names every
+  // Claimed dispatch, so this reads only those, not every open run.
+  auto mine = store_.list_claimed_dispatches(config_.consumer_id);
+  if (!mine) return mine.error();
   std::uint64_t released = 0;
-  for (const auto& thread_id : threads) {
-    // A thread has at most one Claimed dispatch, named in its metadata (one point read).
-    auto state = store_.thread_state(thread_id);
-    if (!state) return state.error();
-    if (!state->claimed_dispatch_id) continue;
-    auto claimed = store_.load_dispatch(*state->claimed_dispatch_id);
-    if (!claimed) return claimed.error();
-    if (!*claimed || (*claimed)->status != DispatchStatus::claimed) continue;
-    const RunDispatch& d = **claimed;
-    if (d.claimed_by != config_.consumer_id) continue;  // another node's; its lease decides
+  for (const RunDispatch& d : *mine) {
     // Deferred: lost in a power loss, the claim is still this node's and the next recovery
     // releases it again; the first synced write after it (any run's end) makes it durable.
     auto nacked = store_.nack(Fence::of(d), now_ms(), "reclaimed at startup: the previous process stopped", now_ms(),
@@ -107,10 +55,42 @@ Result<void> Mailbox::Engine::recover() {
     ++released;
   }
   auto reclaimed = sweep();
-  spdlog::info("mailbox: recovery took {} ms: {} open runs, {} own claims released, {} dispatches rebuilt, "
-               "{} runs closed, {} expired leases reclaimed",
-               now_ms() - started, open_runs, released, rebuilt, closed, reclaimed.size());
+  // The open runs an earlier process left are checked once the engine runs (check_open_runs):
+  // each costs two point reads and decodes, over a second for 100 000 queued runs, and nothing
+  // a claim needs depends on it. Only their ids are read here, from the status index. Waiting
+  // runs need no check (recover_open_run skips them).
+  recovery_run_ids_.clear();
+  for (RunStatus status : {RunStatus::created, RunStatus::running}) {
+    auto ids = store_.run_ids_by_status(status);
+    if (!ids) return ids.error();
+    recovery_run_ids_.insert(recovery_run_ids_.end(), std::make_move_iterator(ids->begin()),
+                             std::make_move_iterator(ids->end()));
+  }
+  spdlog::info("mailbox: recovery took {} ms: {} own claims released, {} expired leases reclaimed, {} open runs "
+               "to check in the background",
+               now_ms() - started, released, reclaimed.size(), recovery_run_ids_.size());
   return {};
+}
+
+void Mailbox::Engine::check_open_runs(const std::vector<std::string>& run_ids) {
+  const std::int64_t started = now_ms();
+  std::uint64_t checked = 0, rebuilt = 0, closed = 0, failed = 0;
+  for (const auto& run_id : run_ids) {
+    if (stopping_.load()) break;  // the next start checks them again
+    auto run = store_.load_run(run_id);
+    std::optional<Error> error;
+    if (!run) error = run.error();
+    else if (*run && (*run)->status != RunStatus::done)
+      if (auto r = recover_open_run(**run, rebuilt, closed); !r) error = r.error();
+    ++checked;
+    if (error) {
+      ++failed;
+      spdlog::warn("mailbox: recovery check of run {} failed: {}", run_id, describe(*error));
+    }
+  }
+  spdlog::info("mailbox: recovery checked {} of {} open runs in {} ms: {} dispatches rebuilt, {} runs closed, {} "
+               "failed",
+               checked, run_ids.size(), now_ms() - started, rebuilt, closed, failed);
 }
 
 std::vector<std::string> Mailbox::Engine::sweep() {

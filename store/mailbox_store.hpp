@@ -180,6 +180,10 @@ public:
   [[nodiscard]] virtual Result<std::vector<RunDispatch>> reclaim_expired_leases(std::int64_t now_ms,
                                                                                 std::uint32_t limit) = 0;
 
+  // Claimed dispatches whose claimed_by is `consumer`, ordered by lease_until, dispatch id
+  // (recovery: the claims a restarted node left behind, found without reading every run).
+  [[nodiscard]] virtual Result<std::vector<RunDispatch>> list_claimed_dispatches(const std::string& consumer) = 0;
+
   [[nodiscard]] virtual Result<std::uint64_t> current_epoch(const std::string& thread_id) = 0;
   // The thread's epoch, Queued count and Claimed dispatch; all zero / empty for an unknown thread.
   [[nodiscard]] virtual Result<ThreadQueueState> thread_state(const std::string& thread_id) = 0;

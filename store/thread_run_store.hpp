@@ -62,6 +62,9 @@ public:
   // Runs of every thread with this status, ordered by run id (recovery).
   [[nodiscard]] virtual Result<RunPage> list_runs_by_status(RunStatus status, std::uint64_t offset,
                                                             std::uint32_t limit) = 0;
+  // Ids of every run with this status, in run id order: the status index alone, no run read
+  // (recovery lists the open runs at startup and checks them one by one after).
+  [[nodiscard]] virtual Result<std::vector<std::string>> run_ids_by_status(RunStatus status) = 0;
   // The latest run of the thread if it is resumable waiting.
   [[nodiscard]] virtual Result<std::optional<RunRecord>> reusable_waiting_run(const std::string& thread_id) = 0;
 

@@ -170,9 +170,14 @@ private:
   Result<InterruptOutcome> request_interrupt(const std::string& thread_id, const std::string& supersede_reason,
                                              Durability durability);
 
-  // Recovery (mailbox_recovery.cpp): claims this consumer left behind go back to the queue,
-  // Created runs whose dispatch was lost get one, runs of terminal dispatches are closed.
+  // Recovery (mailbox_recovery.cpp), before the actors start: claims this consumer left behind
+  // go back to the queue, expired leases are reclaimed, and the ids of the open runs are kept in
+  // recovery_run_ids_ for check_open_runs.
   Result<void> recover();
+  // On the maintenance pool once the engine runs (ahead of any sweep or purge): each open run an
+  // earlier process left is checked with recover_open_run. Errors are logged; stops early when
+  // the engine stops (the next start checks again).
+  void check_open_runs(const std::vector<std::string>& run_ids);
   // One open run's check (Created without its dispatch: enqueued; its dispatch terminal and
   // not acked: closed). `rebuilt` / `closed` count what it did.
   Result<void> recover_open_run(const RunRecord& run, std::uint64_t& rebuilt, std::uint64_t& closed);
@@ -199,6 +204,7 @@ private:
   RunPreparer preparer_;
   std::atomic<bool> stopping_{false};
   bool started_ = false;
+  std::vector<std::string> recovery_run_ids_;  // Set by recover(), handed to check_open_runs by start().
 
   std::mutex active_mu_;
   std::unordered_map<std::string, ActiveRunPtr> active_by_claim_;  // Guarded by active_mu_. claim token -> run

@@ -367,6 +367,17 @@ Result<std::vector<RunDispatch>> MemoryStore::reclaim_expired_leases(std::int64_
   return out;
 }
 
+Result<std::vector<RunDispatch>> MemoryStore::list_claimed_dispatches(const std::string& consumer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<RunDispatch> out;
+  for (const auto& [id, d] : state_->dispatches)
+    if (d.status == DispatchStatus::claimed && d.claimed_by == consumer) out.push_back(d);
+  std::sort(out.begin(), out.end(), [](const RunDispatch& a, const RunDispatch& b) {
+    return std::tie(a.lease_until, a.dispatch_id) < std::tie(b.lease_until, b.dispatch_id);
+  });
+  return out;
+}
+
 Result<std::uint64_t> MemoryStore::current_epoch(const std::string& thread_id) {
   std::lock_guard<std::mutex> lock(mu_);
   return state_->epoch_of(thread_id);
@@ -501,6 +512,15 @@ Result<RunPage> MemoryStore::list_runs_by_status(RunStatus status, std::uint64_t
   RunPage out;
   out.total = all.size();
   out.items = page(std::move(all), offset, limit);
+  return out;
+}
+
+Result<std::vector<std::string>> MemoryStore::run_ids_by_status(RunStatus status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, r] : state_->runs)
+    if (r.status == status) out.push_back(id);
+  std::sort(out.begin(), out.end());
   return out;
 }
 

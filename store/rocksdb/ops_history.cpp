@@ -76,6 +76,17 @@ Result<RunPage> RocksdbStore::list_runs_by_status(RunStatus status, std::uint64_
   return runs_in_index(*impl_, prefix, prefix.size(), offset, limit);
 }
 
+Result<std::vector<std::string>> RocksdbStore::run_ids_by_status(RunStatus status) {
+  const auto prefix = rdb::run_status_prefix(status);
+  std::vector<std::string> ids;
+  auto scanned = impl_->scan(rdb::kIndexCf, prefix, [&](std::string_view key, std::string_view) {
+    ids.emplace_back(key.substr(prefix.size()));
+    return true;
+  });
+  if (!scanned) return scanned.error();
+  return ids;
+}
+
 Result<std::optional<RunRecord>> RocksdbStore::reusable_waiting_run(const std::string& thread_id) {
   auto latest = latest_run(thread_id);
   if (!latest) return latest.error();

@@ -48,6 +48,24 @@ Result<std::vector<RunDispatch>> RocksdbStore::reclaim_expired_leases(std::int64
   return out;
 }
 
+Result<std::vector<RunDispatch>> RocksdbStore::list_claimed_dispatches(const std::string& consumer) {
+  auto& m = *impl_;
+  // Every Claimed dispatch has one lease key, 'l' <lease_until i64> <dispatch_id>.
+  std::vector<std::string> ids;
+  auto scanned = m.scan(rdb::kIndexCf, std::string(rdb::kLeasePrefix), [&](std::string_view key, std::string_view) {
+    ids.emplace_back(key.substr(rdb::kLeasePrefix.size() + 8));
+    return true;
+  });
+  if (!scanned) return scanned.error();
+  std::vector<RunDispatch> out;
+  for (const auto& id : ids) {
+    auto d = m.get_dispatch(id);
+    if (!d) return d.error();
+    if (*d && (*d)->status == DispatchStatus::claimed && (*d)->claimed_by == consumer) out.push_back(std::move(**d));
+  }
+  return out;
+}
+
 Result<std::uint64_t> RocksdbStore::purge_terminal(std::int64_t older_than_ms) {
   auto& m = *impl_;
   auto ids = ids_before(m, rdb::kTerminalPrefix, 16, older_than_ms, 0);

@@ -65,6 +65,7 @@ public:
   using MailboxStore::interrupt;
   Result<InterruptResult> interrupt(const std::string& thread_id, std::int64_t now_ms, Durability durability) override;
   Result<std::vector<RunDispatch>> reclaim_expired_leases(std::int64_t now_ms, std::uint32_t limit) override;
+  Result<std::vector<RunDispatch>> list_claimed_dispatches(const std::string& consumer) override;
   Result<std::uint64_t> current_epoch(const std::string& thread_id) override;
   Result<ThreadQueueState> thread_state(const std::string& thread_id) override;
   Result<std::optional<RunDispatch>> load_dispatch(const std::string& dispatch_id) override;
@@ -79,6 +80,7 @@ public:
   Result<std::optional<RunRecord>> latest_run(const std::string& thread_id) override;
   Result<RunPage> list_runs(const std::string& thread_id, std::uint64_t offset, std::uint32_t limit) override;
   Result<RunPage> list_runs_by_status(RunStatus status, std::uint64_t offset, std::uint32_t limit) override;
+  Result<std::vector<std::string>> run_ids_by_status(RunStatus status) override;
   Result<std::optional<RunRecord>> reusable_waiting_run(const std::string& thread_id) override;
   using ThreadRunStore::commit_run_append;
   Result<std::uint64_t> commit_run_append(const std::string& thread_id, const std::vector<Message>& messages,

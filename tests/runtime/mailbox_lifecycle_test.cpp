@@ -6,8 +6,11 @@
 #include "store/rocksdb/rocksdb_store.hpp"
 #include "tests/runtime/mailbox_test_support.hpp"
 
+#include <condition_variable>
 #include <filesystem>
 #include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 namespace mbx::testing {
@@ -391,10 +394,10 @@ TEST_F(MailboxLifecycleTest, ThreadsTakeTurnsForScarceRunThreadsAndNoClaimWaitsF
   EXPECT_EQ(scripts, (std::vector<std::string>{"slow", "slow", "echo", "echo"}));
 }
 
-TEST_F(MailboxLifecycleTest, RecoveryChecksManyOpenRunsInParallelSlices) {
-  // Enough open runs (over 4 096) for recovery to check them in parallel slices: most are
-  // queued, some lost their dispatch before the enqueue (rebuilt), some have a cancelled one
-  // (closed); every kind lands in more than one slice.
+TEST_F(MailboxLifecycleTest, RecoveryChecksManyOpenRunsWhileTheirThreadsRun) {
+  // Many open runs left by an earlier process: most are queued, some lost their dispatch
+  // before the enqueue (rebuilt), some have a cancelled one (closed). The check runs after
+  // start, while the queued runs already execute.
   SystemClock clock;
   RunPreparer preparer(store_, clock, default_id_source(), fast_config());
   std::vector<std::string> runs, rebuilt, closed;
@@ -423,6 +426,68 @@ TEST_F(MailboxLifecycleTest, RecoveryChecksManyOpenRunsInParallelSlices) {
   for (const auto& r : closed) EXPECT_EQ(executor_.count(r), 0u) << r;  // closed by recovery, never run
   for (const auto& r : rebuilt) EXPECT_EQ(executor_.count(r), 1u) << r;
   EXPECT_EQ(executor_.executions().size(), runs.size() - closed.size());
+}
+
+// Holds the recovery check's read of the runs in `held` until release() (at most 10 s).
+class HoldingStore final : public InstrumentedStore {
+public:
+  HoldingStore(Store& inner, Metrics& m, std::set<std::string> held) : InstrumentedStore(inner, m), held_(std::move(held)) {}
+  Result<std::optional<RunRecord>> load_run(const std::string& run_id) override {
+    if (held_.count(run_id) != 0) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, 10s, [&] { return released_; });
+    }
+    return InstrumentedStore::load_run(run_id);
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+private:
+  const std::set<std::string> held_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+};
+
+TEST_F(MailboxLifecycleTest, QueuedWorkStartsBeforeTheRecoveryCheckOfOpenRunsEnds) {
+  // Left by an earlier process: a run that lost its dispatch before the enqueue, a run whose
+  // dispatch was cancelled, and a queued run on a third thread.
+  SystemClock clock;
+  RunPreparer preparer(store_, clock, default_id_source(), fast_config());
+  auto prepare = [&](const std::string& thread, const std::string& script, bool enqueue) {
+    auto req = request(thread, script);
+    ensure_dispatch_id_hint(req, default_id_source());
+    auto prepared = preparer.prepare(req);
+    EXPECT_TRUE(prepared) << describe(prepared.error());
+    auto d = preparer.build_dispatch(req, clock.now_ms());
+    if (enqueue) {
+      EXPECT_TRUE(d && store_.enqueue(*d, EnqueueOptions{}));
+    }
+    return std::make_pair(prepared->run_id, d->dispatch_id);
+  };
+  const auto [lost_run, lost_dispatch] = prepare("lost", "echo rebuilt", false);
+  const auto [gone_run, gone_dispatch] = prepare("gone", "echo never", true);
+  ASSERT_TRUE(store_.cancel(gone_dispatch, clock.now_ms()));
+  const auto [queued_run, queued_dispatch] = prepare("q", "echo queued", true);
+  Metrics m;
+  HoldingStore holding(store_, m, {lost_run, gone_run});
+  start(fast_config(), &holding);
+  // The queued run runs while the check of the other two is held.
+  ASSERT_TRUE(eventually([&] { return run_done(store_, queued_run); }));
+  auto lost = store_.load_dispatch(lost_dispatch);
+  ASSERT_TRUE(lost);
+  EXPECT_FALSE(lost->has_value());
+  EXPECT_NE(run_of(store_, gone_run)->status, RunStatus::done);
+  holding.release();
+  ASSERT_TRUE(eventually([&] { return run_done(store_, lost_run) && run_done(store_, gone_run); }));
+  EXPECT_EQ(run_of(store_, lost_run)->final_output, "rebuilt");
+  EXPECT_EQ(executor_.count(lost_run), 1u);
+  EXPECT_EQ(executor_.count(gone_run), 0u);
+  EXPECT_EQ(executor_.count(queued_run), 1u);
+  mailbox_->stop();  // before `holding` goes away
 }
 
 TEST_F(MailboxLifecycleTest, TheSweeperReclaimsTheExpiredLeaseOfADeadNode) {

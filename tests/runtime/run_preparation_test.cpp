@@ -38,6 +38,7 @@ public:
   Result<RunPage> list_runs_by_status(RunStatus s, std::uint64_t o, std::uint32_t l) override {
     return inner_.list_runs_by_status(s, o, l);
   }
+  Result<std::vector<std::string>> run_ids_by_status(RunStatus s) override { return inner_.run_ids_by_status(s); }
   Result<std::optional<RunRecord>> reusable_waiting_run(const std::string& t) override {
     return inner_.reusable_waiting_run(t);
   }

@@ -1552,6 +1552,36 @@ TYPED_TEST_P(StoreConformance, ReclaimHonoursLimit) {
   EXPECT_EQ(seen, (std::vector<std::string>{"dt-1", "dt-2", "dt-3"}));
 }
 
+// Recovery finds the claims its consumer left behind through this listing.
+TYPED_TEST_P(StoreConformance, ListClaimedDispatchesOfAConsumerOrderedByLease) {
+  auto& s = this->store();
+  this->enqueue(make_dispatch("d-queued", "t-1"));
+  this->enqueue(make_dispatch("d-late", "t-2"));
+  this->enqueue(make_dispatch("d-early", "t-3"));
+  this->enqueue(make_dispatch("d-other", "t-4"));
+  this->enqueue(make_dispatch("d-acked", "t-5"));
+  const RunDispatch late = this->claim_one("t-2", kT0 + 5);
+  const RunDispatch early = this->claim_one("t-3", kT0);
+  this->claim_one("t-4", kT0, kOtherConsumer);
+  const RunDispatch acked = this->claim_one("t-5", kT0);
+  ASSERT_TRUE(is_ok(s.ack(Fence::of(acked), kT0 + 1)));
+  auto mine = s.list_claimed_dispatches(kConsumer);
+  ASSERT_TRUE(is_ok(mine));
+  EXPECT_EQ(*mine, (std::vector<RunDispatch>{early, late}));
+  auto other = s.list_claimed_dispatches(kOtherConsumer);
+  ASSERT_TRUE(is_ok(other));
+  ASSERT_EQ(other->size(), 1u);
+  EXPECT_EQ(other->front().dispatch_id, "d-other");
+  auto nobody = s.list_claimed_dispatches("nobody");
+  ASSERT_TRUE(is_ok(nobody));
+  EXPECT_TRUE(nobody->empty());
+  // A released claim is no longer listed.
+  ASSERT_TRUE(is_ok(s.nack(Fence::of(early), kT0 + 2, "retry", kT0 + 1)));
+  mine = s.list_claimed_dispatches(kConsumer);
+  ASSERT_TRUE(is_ok(mine));
+  EXPECT_EQ(*mine, std::vector<RunDispatch>{late});
+}
+
 TYPED_TEST_P(StoreConformance, ReclaimIgnoresLiveLeasesAndOtherStatuses) {
   auto& s = this->store();
   this->enqueue(make_dispatch("d-queued", "t-1"));
@@ -2555,6 +2585,16 @@ TYPED_TEST_P(StoreConformance, ListRunsByStatusSpansThreadsOrderedByRunId) {
   auto done = s.list_runs_by_status(RunStatus::done, 0, 100);
   ASSERT_TRUE(is_ok(done));
   EXPECT_EQ(run_ids_of(done->items), (std::vector<std::string>{"r-b", "r-c"}));
+  // The ids alone, from the same index.
+  auto waiting_ids = s.run_ids_by_status(RunStatus::waiting);
+  ASSERT_TRUE(is_ok(waiting_ids));
+  EXPECT_EQ(*waiting_ids, (std::vector<std::string>{"r-a", "r-d"}));
+  auto done_ids = s.run_ids_by_status(RunStatus::done);
+  ASSERT_TRUE(is_ok(done_ids));
+  EXPECT_EQ(*done_ids, (std::vector<std::string>{"r-b", "r-c"}));
+  auto created_ids = s.run_ids_by_status(RunStatus::created);
+  ASSERT_TRUE(is_ok(created_ids));
+  EXPECT_TRUE(created_ids->empty());
 }
 
 TYPED_TEST_P(StoreConformance, ReusableWaitingRunIsTheLatestRunWhenWaiting) {
@@ -2788,6 +2828,7 @@ REGISTER_TYPED_TEST_SUITE_P(StoreConformance,
                             ReclaimSupersedesStaleClaimWithoutReturningIt,
                             SecondReclaimReturnsNothing,
                             ReclaimHonoursLimit,
+                            ListClaimedDispatchesOfAConsumerOrderedByLease,
                             ReclaimIgnoresLiveLeasesAndOtherStatuses,
                             PurgeTerminalRemovesOnlyTerminalOlderThanCutoff,
                             PurgeDeletesEventLogWithTheRunsLastDispatch,
