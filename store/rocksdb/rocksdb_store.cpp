@@ -80,10 +80,11 @@ Result<std::unique_ptr<RocksdbStore>> RocksdbStore::open(const RocksdbOptions& o
   // A restart replays the WAL still live into the memtables before the open returns. A WAL
   // file lives until every column family with writes in it has flushed, and some of ours see
   // few bytes (the counters key, thread metadata), so by default (4x all write buffers) the WAL
-  // grew to hundreds of MB and the replay took seconds. Past 64 MB the oldest column family
-  // is flushed instead: a killed node with 100 000 queued dispatches reopened in 0.1-0.4 s
-  // instead of about 2 s (docs/benchmarks.md, recovery).
-  db_options.max_total_wal_size = 64ull << 20;
+  // grew to hundreds of MB and the replay took seconds. Past 32 MB the oldest column family
+  // is flushed instead. The replay (memtable inserts, one thread) costs about 15 ms per MB:
+  // a killed node with 100 000 queued dispatches reopened in 0.17-0.60 s with 32 MB, 0.26-1.29 s
+  // with 64 MB, about 2 s unbounded (docs/benchmarks.md, recovery).
+  db_options.max_total_wal_size = 32ull << 20;
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.OptimizeLevelStyleCompaction(64 << 20);
   // Point lookups dominate (dispatch, thread meta, dedupe and message-id checks), and many of
