@@ -18,19 +18,21 @@ Result<void> check_ids(const RunDispatch& d) {
 }  // namespace
 
 Result<RunDispatch> RocksdbStore::enqueue(const RunDispatch& dispatch, const EnqueueOptions& options) {
-  if (options.claim) return validation_error("enqueue: an inline claim is only for commit_run_enqueue");
-  auto& m = *impl_;
-  std::lock_guard<std::mutex> lock(m.thread_lock(dispatch.thread_id));
-  auto meta = m.get_meta_locked(dispatch.thread_id);
-  if (!meta) return meta.error();
-  auto stored = m.check_enqueue_locked(dispatch, options, *meta, dispatch.created_at);
-  if (!stored) return stored.error();
-  rocksdb::WriteBatch b;
-  auto after_meta = *meta;
-  m.stage_dispatch(b, after_meta, nullptr, &*stored);
-  m.stage_meta(b, dispatch.thread_id, *meta, after_meta);
-  if (auto r = m.commit_locked(dispatch.thread_id, b, "enqueue", &after_meta, &*stored); !r) return r.error();
-  return stored;
+  return impl_->durable<RunDispatch>([&]() -> Result<RunDispatch> {
+    if (options.claim) return validation_error("enqueue: an inline claim is only for commit_run_enqueue");
+    auto& m = *impl_;
+    std::lock_guard<std::mutex> lock(m.thread_lock(dispatch.thread_id));
+    auto meta = m.get_meta_locked(dispatch.thread_id);
+    if (!meta) return meta.error();
+    auto stored = m.check_enqueue_locked(dispatch, options, *meta, dispatch.created_at);
+    if (!stored) return stored.error();
+    rocksdb::WriteBatch b;
+    auto after_meta = *meta;
+    m.stage_dispatch(b, after_meta, nullptr, &*stored);
+    m.stage_meta(b, dispatch.thread_id, *meta, after_meta);
+    if (auto r = m.commit_locked(dispatch.thread_id, b, "enqueue", &after_meta, &*stored); !r) return r.error();
+    return stored;
+  });
 }
 
 Result<RunDispatch> RocksdbStore::Impl::check_enqueue_locked(const RunDispatch& dispatch, const EnqueueOptions& options,
@@ -148,87 +150,91 @@ Result<std::optional<ClaimStart>> RocksdbStore::claim_and_start(const std::strin
                                                                 const std::string& consumer, std::int64_t lease_ms,
                                                                 std::int64_t now_ms, const RunStarter& start,
                                                                 Durability durability) {
-  if (!rdb::is_key_safe(thread_id)) return std::optional<ClaimStart>();
-  auto& m = *impl_;
-  std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
-  auto meta = m.get_meta_locked(thread_id);
-  if (!meta) return meta.error();
-  if (meta->queued == 0) return std::optional<ClaimStart>();
-  const auto meta_before = *meta;
-  rocksdb::WriteBatch b;
-  std::string next_head;
-  auto best = best_eligible_locked(m, thread_id, *meta, b, now_ms, next_head);
-  if (!best) return best.error();
-  std::optional<ClaimStart> out;
-  std::optional<StartedRun> started;
-  Impl::StagedEvent staged;
-  if (*best && meta->claimed.empty()) {
-    RunDispatch after = **best;
-    if (auto r = after.claim(consumer, m.ids.next_id(), detail::lease_deadline(now_ms, lease_ms), now_ms); !r)
+  return impl_->durable<std::optional<ClaimStart>>([&]() -> Result<std::optional<ClaimStart>> {
+    if (!rdb::is_key_safe(thread_id)) return std::optional<ClaimStart>();
+    auto& m = *impl_;
+    std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
+    auto meta = m.get_meta_locked(thread_id);
+    if (!meta) return meta.error();
+    if (meta->queued == 0) return std::optional<ClaimStart>();
+    const auto meta_before = *meta;
+    rocksdb::WriteBatch b;
+    std::string next_head;
+    auto best = best_eligible_locked(m, thread_id, *meta, b, now_ms, next_head);
+    if (!best) return best.error();
+    std::optional<ClaimStart> out;
+    std::optional<StartedRun> started;
+    Impl::StagedEvent staged;
+    if (*best && meta->claimed.empty()) {
+      RunDispatch after = **best;
+      if (auto r = after.claim(consumer, m.ids.next_id(), detail::lease_deadline(now_ms, lease_ms), now_ms); !r)
+        return r.error();
+      // The start, when the run can start in this write: read under the thread lock, so that no
+      // other write of the run (all are made under it) comes between.
+      std::optional<RunRecord> run;
+      if (start && after.attempt_count == 0) {
+        auto loaded = m.get_run(after.run_id);
+        if (!loaded) return loaded.error();
+        run = std::move(*loaded);
+      }
+      auto made = detail::start_of_claim(after, run, start, now_ms);
+      if (!made) return made.error();
+      started = std::move(*made);
+      m.stage_dispatch(b, *meta, &**best, &after);
+      if (meta->queued > 0 && !next_head.empty()) meta->head = std::move(next_head);
+      if (started) {
+        if (auto r = m.stage_run_locked(b, thread_id, *meta, &*run, started->run); !r) return r.error();
+        if (started->event)
+          if (auto r = staged.stage(m, b, after.run_id, *started->event); !r) return r.error();
+      }
+      out = ClaimStart{std::move(after), std::nullopt, std::nullopt};
+    }
+    if (b.Count() == 0) return out;
+    m.stage_meta(b, thread_id, meta_before, *meta);
+    if (auto r = m.commit_locked(thread_id, b, started ? "claim_and_start" : "claim", &*meta,
+                                 out ? &out->dispatch : nullptr, durability);
+        !r)
       return r.error();
-    // The start, when the run can start in this write: read under the thread lock, so that no
-    // other write of the run (all are made under it) comes between.
-    std::optional<RunRecord> run;
-    if (start && after.attempt_count == 0) {
-      auto loaded = m.get_run(after.run_id);
-      if (!loaded) return loaded.error();
-      run = std::move(*loaded);
-    }
-    auto made = detail::start_of_claim(after, run, start, now_ms);
-    if (!made) return made.error();
-    started = std::move(*made);
-    m.stage_dispatch(b, *meta, &**best, &after);
-    if (meta->queued > 0 && !next_head.empty()) meta->head = std::move(next_head);
     if (started) {
-      if (auto r = m.stage_run_locked(b, thread_id, *meta, &*run, started->run); !r) return r.error();
-      if (started->event)
-        if (auto r = staged.stage(m, b, after.run_id, *started->event); !r) return r.error();
+      staged.committed();
+      out->run = std::move(started->run);
+      out->event = std::move(staged.event);
     }
-    out = ClaimStart{std::move(after), std::nullopt, std::nullopt};
-  }
-  if (b.Count() == 0) return out;
-  m.stage_meta(b, thread_id, meta_before, *meta);
-  if (auto r = m.commit_locked(thread_id, b, started ? "claim_and_start" : "claim", &*meta,
-                               out ? &out->dispatch : nullptr, durability);
-      !r)
-    return r.error();
-  if (started) {
-    staged.committed();
-    out->run = std::move(started->run);
-    out->event = std::move(staged.event);
-  }
-  return out;
+    return out;
+  });
 }
 
 Result<std::optional<RunDispatch>> RocksdbStore::claim_dispatch(const std::string& dispatch_id,
                                                                 const std::string& consumer, std::int64_t lease_ms,
                                                                 std::int64_t now_ms) {
-  auto& m = *impl_;
-  auto locked = m.lock_dispatch(dispatch_id);
-  if (!locked) return locked.error();
-  const auto& d = locked->dispatch;
-  if (!d || d->status != DispatchStatus::queued) return std::optional<RunDispatch>{};
-  auto meta = m.get_meta_locked(d->thread_id);
-  if (!meta) return meta.error();
-  if (d->dispatch_epoch < meta->epoch) {
+  return impl_->durable<std::optional<RunDispatch>>([&]() -> Result<std::optional<RunDispatch>> {
+    auto& m = *impl_;
+    auto locked = m.lock_dispatch(dispatch_id);
+    if (!locked) return locked.error();
+    const auto& d = locked->dispatch;
+    if (!d || d->status != DispatchStatus::queued) return std::optional<RunDispatch>{};
+    auto meta = m.get_meta_locked(d->thread_id);
+    if (!meta) return meta.error();
+    if (d->dispatch_epoch < meta->epoch) {
+      auto r = m.transition_locked(
+          "claim_dispatch", *d, *meta,
+          [&](const RunDispatch&, const rdb::ThreadMeta& mt, RunDispatch& after) {
+            return after.mark_superseded_at_epoch(now_ms, mt.epoch, kReasonQueuedStaleEpoch);
+          },
+          now_ms);
+      if (!r) return r.error();
+      return std::optional<RunDispatch>{};
+    }
+    if (!meta->claimed.empty()) return std::optional<RunDispatch>{};
     auto r = m.transition_locked(
         "claim_dispatch", *d, *meta,
-        [&](const RunDispatch&, const rdb::ThreadMeta& mt, RunDispatch& after) {
-          return after.mark_superseded_at_epoch(now_ms, mt.epoch, kReasonQueuedStaleEpoch);
+        [&](const RunDispatch&, const rdb::ThreadMeta&, RunDispatch& after) {
+          return after.claim(consumer, m.ids.next_id(), detail::lease_deadline(now_ms, lease_ms), now_ms);
         },
         now_ms);
     if (!r) return r.error();
-    return std::optional<RunDispatch>{};
-  }
-  if (!meta->claimed.empty()) return std::optional<RunDispatch>{};
-  auto r = m.transition_locked(
-      "claim_dispatch", *d, *meta,
-      [&](const RunDispatch&, const rdb::ThreadMeta&, RunDispatch& after) {
-        return after.claim(consumer, m.ids.next_id(), detail::lease_deadline(now_ms, lease_ms), now_ms);
-      },
-      now_ms);
-  if (!r) return r.error();
-  return std::optional<RunDispatch>{std::move(*r)};
+    return std::optional<RunDispatch>{std::move(*r)};
+  });
 }
 
 }  // namespace mbx

@@ -164,93 +164,95 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
                                             std::optional<std::uint64_t> expected_version, const RunRecord& run,
                                             const Fence* fence, const DispatchStep* step, const Enqueue* enqueue,
                                             std::int64_t now_ms, Durability durability) {
-  if (auto r = detail::validate_commit(thread_id, messages, expected_version, run); !r) return r.error();
-  if (!rdb::is_key_safe(thread_id) || !rdb::is_key_safe(run.run_id))
-    return validation_error("commit_run_append: thread and run ids must contain no NUL byte");
-  for (const auto& msg : messages)
-    if (!rdb::is_key_safe(msg.id)) return validation_error("commit_run_append: message ids must contain no NUL byte");
-  if (step != nullptr && fence == nullptr) return validation_error("commit_run_step: a step needs a fence");
-  if (enqueue != nullptr)
-    if (auto r = detail::validate_inline_start(*enqueue->options, run); !r) return r.error();
-  auto& m = *impl_;
-  StepCommit out;
-  std::optional<RunDispatch> owned;  // the dispatch before the step, when there is one
-  std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
-  auto meta = m.get_meta_locked(thread_id);
-  if (!meta) return meta.error();
-  if (fence != nullptr) {
-    // The fence must name a dispatch of this thread (its lock and epoch are the ones held, so
-    // this read is current).
-    auto fenced = m.get_dispatch_locked(thread_id, fence->dispatch_id);
-    if (!fenced) return fenced.error();
-    if (*fenced && (*fenced)->thread_id != thread_id)
-      return validation_error("commit_run_append: fence dispatch '" + fence->dispatch_id + "' belongs to thread '" +
-                              (*fenced)->thread_id + "', not '" + thread_id + "'");
-    auto d = m.owned_locked("commit_run_append", *fence, *fenced, *meta, now_ms);
-    if (!d) return d.error();
-    if (d->run_id != run.run_id || d->thread_id != thread_id)
-      return validation_error("commit_run_append: fence dispatch '" + fence->dispatch_id + "' runs '" + d->run_id +
-                              "', not '" + run.run_id + "'");
-    if (step != nullptr) {
-      out.dispatch = *d;
-      if (auto r = detail::apply_step(out.dispatch, *step, now_ms); !r) return r.error();
-      owned = std::move(*d);
+  return impl_->durable<StepCommit>([&]() -> Result<StepCommit> {
+    if (auto r = detail::validate_commit(thread_id, messages, expected_version, run); !r) return r.error();
+    if (!rdb::is_key_safe(thread_id) || !rdb::is_key_safe(run.run_id))
+      return validation_error("commit_run_append: thread and run ids must contain no NUL byte");
+    for (const auto& msg : messages)
+      if (!rdb::is_key_safe(msg.id)) return validation_error("commit_run_append: message ids must contain no NUL byte");
+    if (step != nullptr && fence == nullptr) return validation_error("commit_run_step: a step needs a fence");
+    if (enqueue != nullptr)
+      if (auto r = detail::validate_inline_start(*enqueue->options, run); !r) return r.error();
+    auto& m = *impl_;
+    StepCommit out;
+    std::optional<RunDispatch> owned;  // the dispatch before the step, when there is one
+    std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
+    auto meta = m.get_meta_locked(thread_id);
+    if (!meta) return meta.error();
+    if (fence != nullptr) {
+      // The fence must name a dispatch of this thread (its lock and epoch are the ones held, so
+      // this read is current).
+      auto fenced = m.get_dispatch_locked(thread_id, fence->dispatch_id);
+      if (!fenced) return fenced.error();
+      if (*fenced && (*fenced)->thread_id != thread_id)
+        return validation_error("commit_run_append: fence dispatch '" + fence->dispatch_id + "' belongs to thread '" +
+                                (*fenced)->thread_id + "', not '" + thread_id + "'");
+      auto d = m.owned_locked("commit_run_append", *fence, *fenced, *meta, now_ms);
+      if (!d) return d.error();
+      if (d->run_id != run.run_id || d->thread_id != thread_id)
+        return validation_error("commit_run_append: fence dispatch '" + fence->dispatch_id + "' runs '" + d->run_id +
+                                "', not '" + run.run_id + "'");
+      if (step != nullptr) {
+        out.dispatch = *d;
+        if (auto r = detail::apply_step(out.dispatch, *step, now_ms); !r) return r.error();
+        owned = std::move(*d);
+      }
     }
-  }
-  const RunRecord* written = &run;  // an inline start writes the started record instead
-  auto existing = m.get_run(run.run_id);
-  if (!existing) return existing.error();
-  if (*existing && (*existing)->thread_id != thread_id)
-    return validation_error("commit_run_append: run '" + run.run_id + "' belongs to thread '" +
-                            (*existing)->thread_id + "'");
-  if (expected_version && *expected_version != meta->version)
-    return detail::version_conflict(thread_id, *expected_version, meta->version);
-  if (enqueue != nullptr) {
-    if (enqueue->dispatch->thread_id != thread_id || enqueue->dispatch->run_id != run.run_id)
-      return validation_error("commit_run_enqueue: dispatch '" + enqueue->dispatch->dispatch_id + "' is not of run '" +
-                              run.run_id + "' on thread '" + thread_id + "'");
-    auto stored = m.check_enqueue_locked(*enqueue->dispatch, *enqueue->options, *meta, now_ms);
-    if (!stored) return stored.error();
-    out.dispatch = std::move(*stored);
-    auto started = detail::apply_inline_start(out.dispatch, *enqueue->options, run, now_ms);
-    if (!started) return started.error();
-    written = *started;
-  }
-  for (const auto& msg : messages) {
-    auto seen = m.get(rdb::kIndexCf, rdb::message_id_key(thread_id, msg.id));
-    if (!seen) return seen.error();
-    if (*seen)
-      return validation_error("commit_run_append: message '" + msg.id + "' is already committed on thread '" +
-                              thread_id + "'");
-  }
-  const RunRecord& written_run = *written;
-  const auto meta_before = *meta;
-  rocksdb::WriteBatch b;
-  for (const auto& msg : messages) {
-    MessageRecord rec{thread_id, ++meta->version, msg, run.run_id, now_ms / 1000};
-    std::string seq;
-    rdb::put_u64(seq, rec.seq);
-    std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::message_id_key(thread_id, msg.id), seq);
-    std::ignore = b.Put(m.cf[rdb::kMessagesCf], rdb::message_key(thread_id, rec.seq), rdb::encode(rec));
-  }
-  if (auto r = m.stage_run_locked(b, thread_id, *meta, *existing ? &**existing : nullptr, written_run); !r)
-    return r.error();
-  if (owned) m.stage_dispatch(b, *meta, &*owned, &out.dispatch);
-  if (enqueue != nullptr) m.stage_dispatch(b, *meta, nullptr, &out.dispatch);
-  m.stage_meta(b, thread_id, meta_before, *meta);
-  // The step's event goes in the same write, under its run's event lock (after the thread's,
-  // as in append_event).
-  Impl::StagedEvent staged;
-  if (const AgentEvent* event = detail::event_of_commit(step, enqueue != nullptr ? enqueue->options : nullptr,
-                                                        written, run))
-    if (auto r = staged.stage(m, b, run.run_id, *event); !r) return r.error();
-  const char* op = step != nullptr ? "commit_run_step" : enqueue != nullptr ? "commit_run_enqueue" : "commit_run_append";
-  const RunDispatch* written_dispatch = owned || enqueue != nullptr ? &out.dispatch : nullptr;
-  if (auto r = m.commit_locked(thread_id, b, op, &*meta, written_dispatch, durability); !r) return r.error();
-  staged.committed();
-  out.event = std::move(staged.event);
-  out.version = meta->version;
-  return out;
+    const RunRecord* written = &run;  // an inline start writes the started record instead
+    auto existing = m.get_run(run.run_id);
+    if (!existing) return existing.error();
+    if (*existing && (*existing)->thread_id != thread_id)
+      return validation_error("commit_run_append: run '" + run.run_id + "' belongs to thread '" +
+                              (*existing)->thread_id + "'");
+    if (expected_version && *expected_version != meta->version)
+      return detail::version_conflict(thread_id, *expected_version, meta->version);
+    if (enqueue != nullptr) {
+      if (enqueue->dispatch->thread_id != thread_id || enqueue->dispatch->run_id != run.run_id)
+        return validation_error("commit_run_enqueue: dispatch '" + enqueue->dispatch->dispatch_id + "' is not of run '" +
+                                run.run_id + "' on thread '" + thread_id + "'");
+      auto stored = m.check_enqueue_locked(*enqueue->dispatch, *enqueue->options, *meta, now_ms);
+      if (!stored) return stored.error();
+      out.dispatch = std::move(*stored);
+      auto started = detail::apply_inline_start(out.dispatch, *enqueue->options, run, now_ms);
+      if (!started) return started.error();
+      written = *started;
+    }
+    for (const auto& msg : messages) {
+      auto seen = m.get(rdb::kIndexCf, rdb::message_id_key(thread_id, msg.id));
+      if (!seen) return seen.error();
+      if (*seen)
+        return validation_error("commit_run_append: message '" + msg.id + "' is already committed on thread '" +
+                                thread_id + "'");
+    }
+    const RunRecord& written_run = *written;
+    const auto meta_before = *meta;
+    rocksdb::WriteBatch b;
+    for (const auto& msg : messages) {
+      MessageRecord rec{thread_id, ++meta->version, msg, run.run_id, now_ms / 1000};
+      std::string seq;
+      rdb::put_u64(seq, rec.seq);
+      std::ignore = b.Put(m.cf[rdb::kIndexCf], rdb::message_id_key(thread_id, msg.id), seq);
+      std::ignore = b.Put(m.cf[rdb::kMessagesCf], rdb::message_key(thread_id, rec.seq), rdb::encode(rec));
+    }
+    if (auto r = m.stage_run_locked(b, thread_id, *meta, *existing ? &**existing : nullptr, written_run); !r)
+      return r.error();
+    if (owned) m.stage_dispatch(b, *meta, &*owned, &out.dispatch);
+    if (enqueue != nullptr) m.stage_dispatch(b, *meta, nullptr, &out.dispatch);
+    m.stage_meta(b, thread_id, meta_before, *meta);
+    // The step's event goes in the same write, under its run's event lock (after the thread's,
+    // as in append_event).
+    Impl::StagedEvent staged;
+    if (const AgentEvent* event = detail::event_of_commit(step, enqueue != nullptr ? enqueue->options : nullptr,
+                                                          written, run))
+      if (auto r = staged.stage(m, b, run.run_id, *event); !r) return r.error();
+    const char* op = step != nullptr ? "commit_run_step" : enqueue != nullptr ? "commit_run_enqueue" : "commit_run_append";
+    const RunDispatch* written_dispatch = owned || enqueue != nullptr ? &out.dispatch : nullptr;
+    if (auto r = m.commit_locked(thread_id, b, op, &*meta, written_dispatch, durability); !r) return r.error();
+    staged.committed();
+    out.event = std::move(staged.event);
+    out.version = meta->version;
+    return out;
+  });
 }
 
 Result<std::uint64_t> RocksdbStore::committed_version(const std::string& thread_id) {
@@ -294,30 +296,33 @@ Result<std::vector<MessageRecord>> RocksdbStore::load_message_records_range(cons
 
 Result<AgentEvent> RocksdbStore::append_event(const std::string& run_id, const AgentEvent& event,
                                               const Fence* fence) {
-  if (!rdb::is_key_safe(run_id)) return validation_error("append_event: run_id must be non-blank without NUL");
-  auto& m = *impl_;
-  std::unique_lock<std::mutex> thread_lock;
-  if (fence != nullptr) {
-    auto locked = m.lock_dispatch(fence->dispatch_id);
-    if (!locked) return locked.error();
-    if (!locked->dispatch) return not_found_error("append_event: dispatch '" + fence->dispatch_id + "' not found");
-    thread_lock = std::move(locked->lock);
-    auto meta = m.get_meta_locked(locked->dispatch->thread_id);
-    if (!meta) return meta.error();
-    auto d = m.owned_locked("append_event", *fence, locked->dispatch, *meta, event.at_ms);
-    if (!d) return d.error();
-    if (d->run_id != run_id)
-      return validation_error("append_event: fence dispatch '" + fence->dispatch_id + "' runs '" + d->run_id +
-                              "', not '" + run_id + "'");
-  }
-  rocksdb::WriteBatch b;
-  Impl::StagedEvent staged;
-  if (auto r = staged.stage(m, b, run_id, event); !r) return r.error();
-  rocksdb::WriteOptions wo = m.write_options;
-  wo.sync = m.options.sync && m.options.sync_events;
-  if (auto s = m.db->Write(wo, &b); !s.ok()) return to_error(s, "append_event");
-  staged.committed();
-  return std::move(*staged.event);
+  return impl_->durable<AgentEvent>([&]() -> Result<AgentEvent> {
+    if (!rdb::is_key_safe(run_id)) return validation_error("append_event: run_id must be non-blank without NUL");
+    auto& m = *impl_;
+    std::unique_lock<std::mutex> thread_lock;
+    if (fence != nullptr) {
+      auto locked = m.lock_dispatch(fence->dispatch_id);
+      if (!locked) return locked.error();
+      if (!locked->dispatch) return not_found_error("append_event: dispatch '" + fence->dispatch_id + "' not found");
+      thread_lock = std::move(locked->lock);
+      auto meta = m.get_meta_locked(locked->dispatch->thread_id);
+      if (!meta) return meta.error();
+      auto d = m.owned_locked("append_event", *fence, locked->dispatch, *meta, event.at_ms);
+      if (!d) return d.error();
+      if (d->run_id != run_id)
+        return validation_error("append_event: fence dispatch '" + fence->dispatch_id + "' runs '" + d->run_id +
+                                "', not '" + run_id + "'");
+    }
+    rocksdb::WriteBatch b;
+    Impl::StagedEvent staged;
+    if (auto r = staged.stage(m, b, run_id, event); !r) return r.error();
+    const auto durability = m.options.sync_events ? Durability::synced : Durability::deferred;
+    const auto& wo = m.options_for(durability);
+    if (auto s = m.db->Write(wo, &b); !s.ok()) return to_error(s, "append_event");
+    if (durability == Durability::synced && !wo.sync && m.write_options.sync) m.note_synced_write();
+    staged.committed();
+    return std::move(*staged.event);
+  });
 }
 
 Result<std::vector<AgentEvent>> RocksdbStore::read_events(const std::string& run_id, std::uint64_t after_seq,

@@ -22,30 +22,32 @@ Result<std::vector<std::string>> ids_before(RocksdbStore::Impl& m, std::string_v
 }  // namespace
 
 Result<std::vector<RunDispatch>> RocksdbStore::reclaim_expired_leases(std::int64_t now_ms, std::uint32_t limit) {
-  auto& m = *impl_;
-  auto ids = ids_before(m, rdb::kLeasePrefix, 8, now_ms, limit);
-  if (!ids) return ids.error();
-  std::vector<RunDispatch> out;
-  for (const auto& id : *ids) {
-    auto locked = m.lock_dispatch(id);
-    if (!locked) return locked.error();
-    const auto& d = locked->dispatch;
-    if (!d || d->status != DispatchStatus::claimed || !d->lease_until || *d->lease_until >= now_ms)
-      continue;  // another sweep or the owner got there first
-    auto meta = m.get_meta_locked(d->thread_id);
-    if (!meta) return meta.error();
-    const bool stale = d->dispatch_epoch < meta->epoch;
-    auto r = m.transition_locked(
-        "reclaim_expired_leases", *d, *meta,
-        [&](const RunDispatch&, const rdb::ThreadMeta& mt, RunDispatch& after) -> Result<void> {
-          if (stale) return after.mark_superseded_at_epoch(now_ms, mt.epoch, kReasonExpiredAfterInterrupt);
-          return after.mark_expired_lease(now_ms);
-        },
-        now_ms);
-    if (!r) return r.error();
-    if (!stale) out.push_back(std::move(*r));
-  }
-  return out;
+  return impl_->durable<std::vector<RunDispatch>>([&]() -> Result<std::vector<RunDispatch>> {
+    auto& m = *impl_;
+    auto ids = ids_before(m, rdb::kLeasePrefix, 8, now_ms, limit);
+    if (!ids) return ids.error();
+    std::vector<RunDispatch> out;
+    for (const auto& id : *ids) {
+      auto locked = m.lock_dispatch(id);
+      if (!locked) return locked.error();
+      const auto& d = locked->dispatch;
+      if (!d || d->status != DispatchStatus::claimed || !d->lease_until || *d->lease_until >= now_ms)
+        continue;  // another sweep or the owner got there first
+      auto meta = m.get_meta_locked(d->thread_id);
+      if (!meta) return meta.error();
+      const bool stale = d->dispatch_epoch < meta->epoch;
+      auto r = m.transition_locked(
+          "reclaim_expired_leases", *d, *meta,
+          [&](const RunDispatch&, const rdb::ThreadMeta& mt, RunDispatch& after) -> Result<void> {
+            if (stale) return after.mark_superseded_at_epoch(now_ms, mt.epoch, kReasonExpiredAfterInterrupt);
+            return after.mark_expired_lease(now_ms);
+          },
+          now_ms);
+      if (!r) return r.error();
+      if (!stale) out.push_back(std::move(*r));
+    }
+    return out;
+  });
 }
 
 Result<std::vector<RunDispatch>> RocksdbStore::list_claimed_dispatches(const std::string& consumer) {

@@ -39,87 +39,93 @@ Result<RunDispatch> RocksdbStore::record_run_result(const Fence& fence, const Ru
 
 Result<RunDispatch> RocksdbStore::supersede_claimed(const Fence& fence, std::int64_t now_ms,
                                                     const std::string& reason, Durability durability) {
-  auto& m = *impl_;
-  auto locked = m.lock_dispatch(fence.dispatch_id);
-  if (!locked) return locked.error();
-  const auto& d = locked->dispatch;
-  if (!d) return not_found_error("supersede_claimed: dispatch '" + fence.dispatch_id + "' not found");
-  auto meta = m.get_meta_locked(d->thread_id);
-  if (!meta) return meta.error();
-  if (d->status != DispatchStatus::claimed || d->claim_token != fence.claim_token)
-    return detail::fence_error("supersede_claimed", *d, fence, meta->epoch);
-  return m.transition_locked(
-      "supersede_claimed", *d, *meta,
-      [&](const RunDispatch& before, const rdb::ThreadMeta& mt, RunDispatch& after) {
-        return after.mark_superseded_at_epoch(now_ms, std::max(before.dispatch_epoch, mt.epoch), reason);
-      },
-      now_ms, durability);
+  return impl_->durable<RunDispatch>([&]() -> Result<RunDispatch> {
+    auto& m = *impl_;
+    auto locked = m.lock_dispatch(fence.dispatch_id);
+    if (!locked) return locked.error();
+    const auto& d = locked->dispatch;
+    if (!d) return not_found_error("supersede_claimed: dispatch '" + fence.dispatch_id + "' not found");
+    auto meta = m.get_meta_locked(d->thread_id);
+    if (!meta) return meta.error();
+    if (d->status != DispatchStatus::claimed || d->claim_token != fence.claim_token)
+      return detail::fence_error("supersede_claimed", *d, fence, meta->epoch);
+    return m.transition_locked(
+        "supersede_claimed", *d, *meta,
+        [&](const RunDispatch& before, const rdb::ThreadMeta& mt, RunDispatch& after) {
+          return after.mark_superseded_at_epoch(now_ms, std::max(before.dispatch_epoch, mt.epoch), reason);
+        },
+        now_ms, durability);
+  });
 }
 
 Result<std::optional<RunDispatch>> RocksdbStore::cancel(const std::string& dispatch_id, std::int64_t now_ms) {
-  auto& m = *impl_;
-  auto locked = m.lock_dispatch(dispatch_id);
-  if (!locked) return locked.error();
-  const auto& d = locked->dispatch;
-  if (!d || d->status != DispatchStatus::queued) return std::optional<RunDispatch>{};
-  auto meta = m.get_meta_locked(d->thread_id);
-  if (!meta) return meta.error();
-  auto r = m.transition_locked(
-      "cancel", *d, *meta,
-      [&](const RunDispatch&, const rdb::ThreadMeta&, RunDispatch& after) { return after.mark_cancelled(now_ms); },
-      now_ms);
-  if (!r) return r.error();
-  return std::optional<RunDispatch>{std::move(*r)};
+  return impl_->durable<std::optional<RunDispatch>>([&]() -> Result<std::optional<RunDispatch>> {
+    auto& m = *impl_;
+    auto locked = m.lock_dispatch(dispatch_id);
+    if (!locked) return locked.error();
+    const auto& d = locked->dispatch;
+    if (!d || d->status != DispatchStatus::queued) return std::optional<RunDispatch>{};
+    auto meta = m.get_meta_locked(d->thread_id);
+    if (!meta) return meta.error();
+    auto r = m.transition_locked(
+        "cancel", *d, *meta,
+        [&](const RunDispatch&, const rdb::ThreadMeta&, RunDispatch& after) { return after.mark_cancelled(now_ms); },
+        now_ms);
+    if (!r) return r.error();
+    return std::optional<RunDispatch>{std::move(*r)};
+  });
 }
 
 Result<InterruptResult> RocksdbStore::interrupt(const std::string& thread_id, std::int64_t now_ms,
                                                 Durability durability) {
-  if (!rdb::is_key_safe(thread_id)) return validation_error("interrupt: thread_id must be non-blank without NUL");
-  auto& m = *impl_;
-  std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
-  auto meta = m.get_meta_locked(thread_id);
-  if (!meta) return meta.error();
-  const auto meta_before = *meta;
-  const auto old_epoch = meta->epoch;
-  meta->epoch += 1;
-  InterruptResult out;
-  out.new_epoch = meta->epoch;
-  std::vector<RunDispatch> queued;
-  Error failure;
-  bool failed = false;
-  const auto prefix = rdb::queued_prefix(thread_id);
-  auto scanned = m.scan(rdb::kIndexCf, prefix, [&](std::string_view key, std::string_view) {
-    const std::string id(key.substr(prefix.size() + 1 + 8 + 8));
-    auto d = m.get_dispatch_locked(thread_id, id);
-    if (!d || !*d) {
-      failure = d ? store_error("interrupt: queued index names missing dispatch '" + id + "'") : d.error();
-      failed = true;
-      return false;
+  return impl_->durable<InterruptResult>([&]() -> Result<InterruptResult> {
+    if (!rdb::is_key_safe(thread_id)) return validation_error("interrupt: thread_id must be non-blank without NUL");
+    auto& m = *impl_;
+    std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
+    auto meta = m.get_meta_locked(thread_id);
+    if (!meta) return meta.error();
+    const auto meta_before = *meta;
+    const auto old_epoch = meta->epoch;
+    meta->epoch += 1;
+    InterruptResult out;
+    out.new_epoch = meta->epoch;
+    std::vector<RunDispatch> queued;
+    Error failure;
+    bool failed = false;
+    const auto prefix = rdb::queued_prefix(thread_id);
+    auto scanned = m.scan(rdb::kIndexCf, prefix, [&](std::string_view key, std::string_view) {
+      const std::string id(key.substr(prefix.size() + 1 + 8 + 8));
+      auto d = m.get_dispatch_locked(thread_id, id);
+      if (!d || !*d) {
+        failure = d ? store_error("interrupt: queued index names missing dispatch '" + id + "'") : d.error();
+        failed = true;
+        return false;
+      }
+      if ((*d)->dispatch_epoch <= old_epoch) queued.push_back(std::move(**d));
+      return true;
+    });
+    if (!meta->claimed.empty()) {
+      auto active = m.get_dispatch_locked(thread_id, meta->claimed);
+      if (!active) return active.error();
+      if (!*active) return store_error("interrupt: thread meta names missing claimed dispatch '" + meta->claimed + "'");
+      out.active_dispatch = std::move(**active);
     }
-    if ((*d)->dispatch_epoch <= old_epoch) queued.push_back(std::move(**d));
-    return true;
+    if (!scanned) return scanned.error();
+    if (failed) return failure;
+    std::sort(queued.begin(), queued.end(),
+              [](const RunDispatch& a, const RunDispatch& b) { return detail::list_order(a) < detail::list_order(b); });
+    rocksdb::WriteBatch b;
+    for (const auto& d : queued) {
+      RunDispatch after = d;
+      std::ignore = after.mark_superseded(now_ms, std::string(kReasonSupersededByInterrupt));  // Queued
+      m.stage_dispatch(b, *meta, &d, &after);
+      out.superseded.push_back(std::move(after));
+    }
+    out.superseded_count = out.superseded.size();
+    m.stage_meta(b, thread_id, meta_before, *meta);
+    if (auto r = m.commit_locked(thread_id, b, "interrupt", &*meta, nullptr, durability); !r) return r.error();
+    return out;
   });
-  if (!meta->claimed.empty()) {
-    auto active = m.get_dispatch_locked(thread_id, meta->claimed);
-    if (!active) return active.error();
-    if (!*active) return store_error("interrupt: thread meta names missing claimed dispatch '" + meta->claimed + "'");
-    out.active_dispatch = std::move(**active);
-  }
-  if (!scanned) return scanned.error();
-  if (failed) return failure;
-  std::sort(queued.begin(), queued.end(),
-            [](const RunDispatch& a, const RunDispatch& b) { return detail::list_order(a) < detail::list_order(b); });
-  rocksdb::WriteBatch b;
-  for (const auto& d : queued) {
-    RunDispatch after = d;
-    std::ignore = after.mark_superseded(now_ms, std::string(kReasonSupersededByInterrupt));  // Queued
-    m.stage_dispatch(b, *meta, &d, &after);
-    out.superseded.push_back(std::move(after));
-  }
-  out.superseded_count = out.superseded.size();
-  m.stage_meta(b, thread_id, meta_before, *meta);
-  if (auto r = m.commit_locked(thread_id, b, "interrupt", &*meta, nullptr, durability); !r) return r.error();
-  return out;
 }
 
 }  // namespace mbx

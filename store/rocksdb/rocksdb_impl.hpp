@@ -20,6 +20,7 @@
 #include "store/rocksdb/keys.hpp"
 #include "store/rocksdb/meta_cache.hpp"
 #include "store/rocksdb/rocksdb_store.hpp"
+#include "store/rocksdb/wal_sync.hpp"
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -159,6 +160,49 @@ struct RocksdbStore::Impl {
   // batch is committed.
   void stage_meta(rocksdb::WriteBatch& b, const std::string& thread_id, const rdb::ThreadMeta& before,
                   const rdb::ThreadMeta& after);
+  // ---- synced writes: the fsync after the locks ----
+  // A store operation that may write synced runs as durable(body). Inside it, a synced write
+  // (commit_locked, append_event) goes to the WAL and the memtables without the fsync, under
+  // the locks body holds; when body has returned, its locks are released, and one WAL sync
+  // (wal_sync) covers every write up to the sequence number seen after the last write.
+  // Callers that owe a sync while another one is running wait for it, and the next sync covers
+  // all of them (group commit, as RocksDB's own for sync=true writes). So a thread's lock is
+  // never held across an fsync: a submit and the end of a run on the same thread no longer
+  // take turns at the disk. The operation returns only once its writes are synced; another
+  // operation may read them before (it can only make writes that come after them in the WAL,
+  // so a power loss that drops the first drops those too). Outside durable(), a synced write
+  // syncs in the write itself. Nested durable() calls sync once, at the outermost.
+  template <class T, class F>
+  [[nodiscard]] Result<T> durable(F&& body) {
+    SyncScope scope(*this);
+    Result<T> r = body();
+    if (auto synced = scope.settle(); !synced && r) return synced.error();
+    return r;
+  }
+  class SyncScope {
+  public:
+    explicit SyncScope(Impl& m);
+    ~SyncScope();
+    SyncScope(const SyncScope&) = delete;
+    SyncScope& operator=(const SyncScope&) = delete;
+    // The WAL sync owed by the writes of this scope (none when nested or nothing owed).
+    [[nodiscard]] Result<void> settle();
+
+  private:
+    Impl& m_;
+    bool outermost_;
+  };
+  // The options for a write that asks for `durability`: unsynced when deferred, or when it is
+  // synced inside durable() (the sync is then owed: note_synced_write after the write).
+  [[nodiscard]] const rocksdb::WriteOptions& options_for(Durability durability) const;
+  void note_synced_write();
+  // The syncs owed by durable() scopes: DB::SyncWAL, shared by the callers that wait meanwhile.
+  rdb::WalSyncGroup wal_sync{[this] { return db->GetLatestSequenceNumber(); },
+                             [this]() -> Result<void> {
+                               if (auto s = db->SyncWAL(); !s.ok()) return to_error(s, "sync of the WAL");
+                               return {};
+                             }};
+
   // Writes `b`, a write of thread_id's rows, and counts it in locked_writes. `meta`, when given,
   // is the thread's metadata after the batch: cached once the write succeeded. `dispatch`, when
   // given, is a dispatch record of thread_id the batch writes: cached once written if live. A

@@ -457,10 +457,50 @@ void RocksdbStore::Impl::stage_meta(rocksdb::WriteBatch& b, const std::string& t
   if (before.queued > 0 && after.queued == 0) std::ignore = b.Delete(cf[rdb::kIndexCf], rdb::ready_key(thread_id));
 }
 
+// ---- synced writes: the fsync after the locks ------------------------------------------------
+
+namespace {
+// The store whose durable() scope this thread is in, how deep, and the sequence number its
+// synced writes need synced (0: none).
+struct ThreadSyncState {
+  const RocksdbStore::Impl* store = nullptr;
+  int depth = 0;
+  rocksdb::SequenceNumber owed = 0;
+};
+thread_local ThreadSyncState t_sync;
+}  // namespace
+
+RocksdbStore::Impl::SyncScope::SyncScope(Impl& m) : m_(m), outermost_(t_sync.depth == 0) {
+  if (outermost_) t_sync = ThreadSyncState{&m, 0, 0};
+  ++t_sync.depth;
+}
+
+RocksdbStore::Impl::SyncScope::~SyncScope() {
+  if (--t_sync.depth == 0) t_sync = ThreadSyncState{};
+}
+
+Result<void> RocksdbStore::Impl::SyncScope::settle() {
+  if (!outermost_ || t_sync.owed == 0) return {};
+  const auto owed = std::exchange(t_sync.owed, 0);
+  return m_.wal_sync.sync_upto(owed);
+}
+
+const rocksdb::WriteOptions& RocksdbStore::Impl::options_for(Durability durability) const {
+  if (durability == Durability::deferred || !write_options.sync) return deferred_write_options;
+  return t_sync.store == this ? deferred_write_options : write_options;
+}
+
+void RocksdbStore::Impl::note_synced_write() {
+  // Read after the write returned: at least the write's own last sequence number.
+  if (t_sync.store == this) t_sync.owed = std::max(t_sync.owed, db->GetLatestSequenceNumber());
+}
+
 Result<void> RocksdbStore::Impl::commit_locked(const std::string& thread_id, rocksdb::WriteBatch& b,
                                                std::string_view op, const rdb::ThreadMeta* meta,
                                                const RunDispatch* dispatch, Durability durability) {
-  auto s = db->Write(durability == Durability::deferred ? deferred_write_options : write_options, &b);
+  const auto& wo = options_for(durability);
+  auto s = db->Write(wo, &b);
+  if (s.ok() && durability == Durability::synced && !wo.sync && write_options.sync) note_synced_write();
   locked_writes.fetch_add(1, std::memory_order_release);
   const auto index = stripe_index(thread_id);
   auto& st = thread_stripes[index];
@@ -521,16 +561,18 @@ Result<RunDispatch> RocksdbStore::Impl::owned_locked(const char* op, const Fence
 Result<RunDispatch> RocksdbStore::Impl::fenced(const char* op, const Fence& fence, std::int64_t now_ms,
                                                const std::function<Result<void>(RunDispatch&)>& apply,
                                                Durability durability) {
-  auto locked = lock_dispatch(fence.dispatch_id);
-  if (!locked) return locked.error();
-  if (!locked->dispatch) return not_found_error(std::string(op) + ": dispatch '" + fence.dispatch_id + "' not found");
-  auto meta = get_meta_locked(locked->dispatch->thread_id);
-  if (!meta) return meta.error();
-  auto d = owned_locked(op, fence, locked->dispatch, *meta, now_ms);
-  if (!d) return d.error();
-  return transition_locked(
-      op, *d, *meta, [&](const RunDispatch&, const rdb::ThreadMeta&, RunDispatch& after) { return apply(after); },
-      now_ms, durability);
+  return durable<RunDispatch>([&]() -> Result<RunDispatch> {
+    auto locked = lock_dispatch(fence.dispatch_id);
+    if (!locked) return locked.error();
+    if (!locked->dispatch) return not_found_error(std::string(op) + ": dispatch '" + fence.dispatch_id + "' not found");
+    auto meta = get_meta_locked(locked->dispatch->thread_id);
+    if (!meta) return meta.error();
+    auto d = owned_locked(op, fence, locked->dispatch, *meta, now_ms);
+    if (!d) return d.error();
+    return transition_locked(
+        op, *d, *meta, [&](const RunDispatch&, const rdb::ThreadMeta&, RunDispatch& after) { return apply(after); },
+        now_ms, durability);
+  });
 }
 
 }  // namespace mbx
