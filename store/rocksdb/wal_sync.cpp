@@ -7,6 +7,7 @@ namespace mbx::rdb {
 Result<void> WalSyncGroup::sync_upto(std::uint64_t seq) {
   std::unique_lock<std::mutex> lock(mu_);
   while (synced_ < seq) {
+    if (failed_) return *failed_;
     if (syncing_) {
       cv_.wait(lock);
       continue;
@@ -19,7 +20,10 @@ Result<void> WalSyncGroup::sync_upto(std::uint64_t seq) {
     lock.lock();
     syncing_ = false;
     cv_.notify_all();
-    if (!synced) return synced.error();
+    if (!synced) {
+      failed_ = synced.error();
+      return *failed_;
+    }
     synced_ = std::max(synced_, target);
   }
   return {};

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 
 namespace mbx::rdb {
 
@@ -21,8 +22,11 @@ public:
   WalSyncGroup(std::function<std::uint64_t()> latest, std::function<Result<void>()> sync)
       : latest_(std::move(latest)), sync_(std::move(sync)) {}
 
-  // Returns once a sync that began after `seq` was published has succeeded, or the error of
-  // the sync this caller ran (a caller whose waited-for sync failed runs one of its own).
+  // Returns once a sync that began after `seq` was published has succeeded. A failed sync is
+  // final: its error is returned to its caller, to the callers waiting, and to every later
+  // one (after a failed fsync the OS may have dropped the pages it could not write, so a
+  // later sync that succeeds proves nothing about them; RocksDB stops writes likewise when a
+  // synced write's fsync fails). Reopening the store starts over from what the disk has.
   [[nodiscard]] Result<void> sync_upto(std::uint64_t seq);
   [[nodiscard]] std::uint64_t syncs() const;  // syncs run so far (tests)
 
@@ -32,6 +36,7 @@ private:
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool syncing_ = false;      // Guarded by mu_.
+  std::optional<Error> failed_;  // Guarded by mu_. the first failed sync's error
   std::uint64_t synced_ = 0;  // Guarded by mu_. every write up to it is durable
   std::uint64_t syncs_ = 0;   // Guarded by mu_.
 };

@@ -1,6 +1,7 @@
 // WalSyncGroup, the group sync behind the RocksDB store's synced writes: a caller returns only
 // after a sync that began once its write was published; callers that wait during a sync share
-// the next one; a failed sync reaches the caller that ran it, and the next caller syncs again.
+// the next one; a failed sync is the error of its caller, of the callers waiting and of every
+// later one.
 #include "store/rocksdb/wal_sync.hpp"
 
 #include <gtest/gtest.h>
@@ -93,17 +94,45 @@ TEST(WalSyncGroupTest, EveryCallerReturnsOnlyOnceItsWriteIsDurable) {
   EXPECT_LT(wal.group.syncs(), static_cast<std::uint64_t>(kCallers * kWrites));  // shared
 }
 
-TEST(WalSyncGroupTest, AFailedSyncIsTheCallersErrorAndTheNextCallerSyncsAgain) {
+TEST(WalSyncGroupTest, AFailedSyncFailsItsCallerAndEveryLaterOne) {
   FakeWal wal;
   const auto a = wal.write();
+  ASSERT_TRUE(wal.group.sync_upto(a));
+  const auto b = wal.write();
   wal.fail_next = 1;
-  auto failed = wal.group.sync_upto(a);
+  auto failed = wal.group.sync_upto(b);
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().code, Errc::store);
-  EXPECT_EQ(wal.durable.load(), 0u);
-  ASSERT_TRUE(wal.group.sync_upto(a));
+  EXPECT_EQ(wal.durable.load(), a);
+  // The pages the failed fsync could not write may be gone: no later caller is told its write
+  // is durable, even though the fake's next sync would succeed.
+  const auto c = wal.write();
+  auto later = wal.group.sync_upto(c);
+  ASSERT_FALSE(later);
+  EXPECT_EQ(later.error().code, Errc::store);
   EXPECT_EQ(wal.group.syncs(), 2u);
-  EXPECT_GE(wal.durable.load(), a);
+  ASSERT_TRUE(wal.group.sync_upto(a));  // what an earlier sync covered stays covered
+}
+
+TEST(WalSyncGroupTest, CallersWaitingForASyncThatFailsGetItsError) {
+  FakeWal wal;
+  wal.sync_time = 20ms;
+  wal.fail_next = 1;
+  constexpr int kCallers = 8;
+  std::vector<std::uint64_t> seqs;
+  for (int i = 0; i < kCallers; ++i) seqs.push_back(wal.write());
+  std::latch go(kCallers);
+  std::atomic<int> failed{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i)
+    callers.emplace_back([&, i] {
+      go.arrive_and_wait();
+      if (!wal.group.sync_upto(seqs[i])) failed.fetch_add(1);
+    });
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(failed.load(), kCallers);
+  EXPECT_EQ(wal.group.syncs(), 1u);
+  EXPECT_EQ(wal.durable.load(), 0u);
 }
 
 }  // namespace
