@@ -101,10 +101,10 @@ std::vector<std::string> Mailbox::Engine::sweep() {
   }
   std::vector<std::string> threads;
   for (const auto& d : *reclaimed) {
-    if (d.status == DispatchStatus::dead_letter)
-      reconcile_terminal_dispatch(d);  // max attempts: the run is closed with its tool calls answered
-    else
-      threads.push_back(d.thread_id);
+    // Dead-lettered (max attempts) or superseded (stale: an interrupt came after the claim):
+    // the run is closed with its tool calls answered. Either way the thread's claim is free.
+    if (is_terminal(d.status)) reconcile_terminal_dispatch(d);
+    threads.push_back(d.thread_id);
   }
   if (!reclaimed->empty()) {
     metrics_.claims_reclaimed(reclaimed->size());

@@ -175,8 +175,10 @@ public:
                                                           Durability durability) = 0;
 
   // Claimed with lease_until < now (strict): Queued again (attempt+1, available now) or
-  // DeadLetter at max attempts; a stale one is Superseded and not returned. At most `limit`.
-  // Each dispatch transitions once, also under concurrent sweeps.
+  // DeadLetter at max attempts; a stale one (an interrupt moved the thread's epoch past its
+  // claim) is Superseded. Each is returned in its new state (the caller closes the runs of the
+  // dead-lettered and superseded ones). At most `limit`. Each dispatch transitions once, also
+  // under concurrent sweeps.
   [[nodiscard]] virtual Result<std::vector<RunDispatch>> reclaim_expired_leases(std::int64_t now_ms,
                                                                                 std::uint32_t limit) = 0;
 

@@ -357,11 +357,10 @@ Result<std::vector<RunDispatch>> MemoryStore::reclaim_expired_leases(std::int64_
   std::vector<RunDispatch> out;
   for (auto* d : expired) {
     const auto thread_epoch = s.epoch_of(d->thread_id);
-    if (d->dispatch_epoch < thread_epoch) {
+    if (d->dispatch_epoch < thread_epoch)
       std::ignore = d->mark_superseded_at_epoch(now_ms, thread_epoch, kReasonExpiredAfterInterrupt);  // Claimed
-      continue;
-    }
-    std::ignore = d->mark_expired_lease(now_ms);  // Claimed
+    else
+      std::ignore = d->mark_expired_lease(now_ms);  // Claimed
     out.push_back(*d);
   }
   return out;

@@ -44,7 +44,7 @@ Result<std::vector<RunDispatch>> RocksdbStore::reclaim_expired_leases(std::int64
           },
           now_ms);
       if (!r) return r.error();
-      if (!stale) out.push_back(std::move(*r));
+      out.push_back(std::move(*r));
     }
     return out;
   });

@@ -511,6 +511,35 @@ TEST_F(MailboxLifecycleTest, TheSweeperReclaimsTheExpiredLeaseOfADeadNode) {
   EXPECT_EQ(run_of(store_, prepared->run_id)->final_output, "rescued");
 }
 
+TEST_F(MailboxLifecycleTest, TheSweeperClosesTheRunOfAStaleExpiredClaimAndStartsTheThreadsNextRun) {
+  // A dead node claimed a dispatch; an interrupt then moved the thread's epoch past its claim
+  // (the dead node never heard of it), and a run was queued behind it on the same thread.
+  SystemClock clock;
+  RunPreparer preparer(store_, clock, default_id_source(), fast_config());
+  auto prepare = [&](const std::string& script) {
+    auto req = request("t1", script);
+    ensure_dispatch_id_hint(req, default_id_source());
+    auto prepared = preparer.prepare(req);
+    EXPECT_TRUE(prepared) << describe(prepared.error());
+    auto d = preparer.build_dispatch(req, clock.now_ms());
+    EXPECT_TRUE(d && store_.enqueue(*d, EnqueueOptions{}));
+    return std::make_pair(prepared->run_id, d->dispatch_id);
+  };
+  const auto [stale_run, stale_dispatch] = prepare("echo never");
+  auto claimed = store_.claim("t1", "dead-node", 300, clock.now_ms(), 1);
+  ASSERT_TRUE(claimed && claimed->size() == 1);
+  ASSERT_TRUE(store_.interrupt("t1", clock.now_ms()));
+  const auto [next_run, next_dispatch] = prepare("echo next");
+  start();
+  // The lease runs out after the start: the sweeper supersedes the claim and closes its run.
+  ASSERT_TRUE(eventually([&] { return run_done(store_, stale_run); }, 5s));
+  EXPECT_EQ(status_of(store_, stale_dispatch), DispatchStatus::superseded);
+  EXPECT_EQ(run_of(store_, stale_run)->termination_reason->kind, TerminationKind::cancelled);
+  EXPECT_EQ(executor_.count(stale_run), 0u);
+  ASSERT_TRUE(eventually([&] { return run_done(store_, next_run); }, 5s));
+  EXPECT_EQ(run_of(store_, next_run)->final_output, "next");
+}
+
 TEST_F(MailboxLifecycleTest, AResumedRunStreamsOnlyItsNewEvents) {
   start();
   auto first = mailbox_->submit(request("t1", "approve"));

@@ -1508,16 +1508,21 @@ TYPED_TEST_P(StoreConformance, ReclaimDeadLettersAtMaxAttempts) {
   EXPECT_EQ(this->load("d-1"), expected);
 }
 
-// C21: an expired claim made stale by an interrupt is superseded, not returned.
-TYPED_TEST_P(StoreConformance, ReclaimSupersedesStaleClaimWithoutReturningIt) {
+// C21: an expired claim made stale by an interrupt is superseded, and returned as such (the
+// caller closes its run; the reference left it open).
+TYPED_TEST_P(StoreConformance, ReclaimSupersedesStaleClaimAndReturnsIt) {
   auto& s = this->store();
   const RunDispatch claimed = this->enqueue_claimed(make_dispatch("d-1"));
   ASSERT_TRUE(is_ok(s.interrupt("t-1", kT0 + 1)));
   const std::int64_t now = kT0 + kLeaseMs + 1;
   auto reclaimed = s.reclaim_expired_leases(now, 10);
   ASSERT_TRUE(is_ok(reclaimed));
-  EXPECT_TRUE(reclaimed->empty());
-  EXPECT_EQ(this->load("d-1"), as_superseded(claimed, 1, kReasonExpiredAfterInterrupt, now));
+  const RunDispatch superseded = as_superseded(claimed, 1, kReasonExpiredAfterInterrupt, now);
+  EXPECT_EQ(*reclaimed, std::vector<RunDispatch>{superseded});
+  EXPECT_EQ(this->load("d-1"), superseded);
+  auto again = s.reclaim_expired_leases(now + 1, 10);
+  ASSERT_TRUE(is_ok(again));
+  EXPECT_TRUE(again->empty());
 }
 
 TYPED_TEST_P(StoreConformance, SecondReclaimReturnsNothing) {
@@ -2825,7 +2830,7 @@ REGISTER_TYPED_TEST_SUITE_P(StoreConformance,
                             ReclaimRequeuesExpiredLease,
                             ReclaimLeavesLeaseEndingExactlyNow,
                             ReclaimDeadLettersAtMaxAttempts,
-                            ReclaimSupersedesStaleClaimWithoutReturningIt,
+                            ReclaimSupersedesStaleClaimAndReturnsIt,
                             SecondReclaimReturnsNothing,
                             ReclaimHonoursLimit,
                             ListClaimedDispatchesOfAConsumerOrderedByLease,
