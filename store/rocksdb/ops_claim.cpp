@@ -21,7 +21,7 @@ Result<RunDispatch> RocksdbStore::enqueue(const RunDispatch& dispatch, const Enq
   return impl_->durable<RunDispatch>([&]() -> Result<RunDispatch> {
     if (options.claim) return validation_error("enqueue: an inline claim is only for commit_run_enqueue");
     auto& m = *impl_;
-    std::lock_guard<std::mutex> lock(m.thread_lock(dispatch.thread_id));
+    std::lock_guard<rdb::CountedMutex> lock(m.thread_lock(dispatch.thread_id));
     auto meta = m.get_meta_locked(dispatch.thread_id);
     if (!meta) return meta.error();
     auto stored = m.check_enqueue_locked(dispatch, options, *meta, dispatch.created_at);
@@ -153,7 +153,7 @@ Result<std::optional<ClaimStart>> RocksdbStore::claim_and_start(const std::strin
   return impl_->durable<std::optional<ClaimStart>>([&]() -> Result<std::optional<ClaimStart>> {
     if (!rdb::is_key_safe(thread_id)) return std::optional<ClaimStart>();
     auto& m = *impl_;
-    std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
+    std::lock_guard<rdb::CountedMutex> lock(m.thread_lock(thread_id));
     auto meta = m.get_meta_locked(thread_id);
     if (!meta) return meta.error();
     if (meta->queued == 0) return std::optional<ClaimStart>();

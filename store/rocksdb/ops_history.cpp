@@ -176,7 +176,7 @@ Result<StepCommit> RocksdbStore::commit_run(const std::string& thread_id, const 
     auto& m = *impl_;
     StepCommit out;
     std::optional<RunDispatch> owned;  // the dispatch before the step, when there is one
-    std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
+    std::lock_guard<rdb::CountedMutex> lock(m.thread_lock(thread_id));
     auto meta = m.get_meta_locked(thread_id);
     if (!meta) return meta.error();
     if (fence != nullptr) {
@@ -296,33 +296,30 @@ Result<std::vector<MessageRecord>> RocksdbStore::load_message_records_range(cons
 
 Result<AgentEvent> RocksdbStore::append_event(const std::string& run_id, const AgentEvent& event,
                                               const Fence* fence) {
-  return impl_->durable<AgentEvent>([&]() -> Result<AgentEvent> {
-    if (!rdb::is_key_safe(run_id)) return validation_error("append_event: run_id must be non-blank without NUL");
-    auto& m = *impl_;
-    std::unique_lock<std::mutex> thread_lock;
-    if (fence != nullptr) {
-      auto locked = m.lock_dispatch(fence->dispatch_id);
-      if (!locked) return locked.error();
-      if (!locked->dispatch) return not_found_error("append_event: dispatch '" + fence->dispatch_id + "' not found");
-      thread_lock = std::move(locked->lock);
-      auto meta = m.get_meta_locked(locked->dispatch->thread_id);
-      if (!meta) return meta.error();
-      auto d = m.owned_locked("append_event", *fence, locked->dispatch, *meta, event.at_ms);
-      if (!d) return d.error();
-      if (d->run_id != run_id)
-        return validation_error("append_event: fence dispatch '" + fence->dispatch_id + "' runs '" + d->run_id +
-                                "', not '" + run_id + "'");
-    }
-    rocksdb::WriteBatch b;
-    Impl::StagedEvent staged;
-    if (auto r = staged.stage(m, b, run_id, event); !r) return r.error();
-    const auto durability = m.options.sync_events ? Durability::synced : Durability::deferred;
-    const auto& wo = m.options_for(durability);
-    if (auto s = m.db->Write(wo, &b); !s.ok()) return to_error(s, "append_event");
-    if (durability == Durability::synced && !wo.sync && m.write_options.sync) m.note_synced_write();
-    staged.committed();
-    return std::move(*staged.event);
-  });
+  if (!rdb::is_key_safe(run_id)) return validation_error("append_event: run_id must be non-blank without NUL");
+  auto& m = *impl_;
+  std::unique_lock<rdb::CountedMutex> thread_lock;
+  if (fence != nullptr) {
+    auto locked = m.lock_dispatch(fence->dispatch_id);
+    if (!locked) return locked.error();
+    if (!locked->dispatch) return not_found_error("append_event: dispatch '" + fence->dispatch_id + "' not found");
+    thread_lock = std::move(locked->lock);
+    auto meta = m.get_meta_locked(locked->dispatch->thread_id);
+    if (!meta) return meta.error();
+    auto d = m.owned_locked("append_event", *fence, locked->dispatch, *meta, event.at_ms);
+    if (!d) return d.error();
+    if (d->run_id != run_id)
+      return validation_error("append_event: fence dispatch '" + fence->dispatch_id + "' runs '" + d->run_id +
+                              "', not '" + run_id + "'");
+  }
+  rocksdb::WriteBatch b;
+  Impl::StagedEvent staged;
+  if (auto r = staged.stage(m, b, run_id, event); !r) return r.error();
+  rocksdb::WriteOptions wo = m.write_options;
+  wo.sync = m.options.sync && m.options.sync_events;
+  if (auto s = m.db->Write(wo, &b); !s.ok()) return to_error(s, "append_event");
+  staged.committed();
+  return std::move(*staged.event);
 }
 
 Result<std::vector<AgentEvent>> RocksdbStore::read_events(const std::string& run_id, std::uint64_t after_seq,

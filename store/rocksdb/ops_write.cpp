@@ -81,7 +81,7 @@ Result<InterruptResult> RocksdbStore::interrupt(const std::string& thread_id, st
   return impl_->durable<InterruptResult>([&]() -> Result<InterruptResult> {
     if (!rdb::is_key_safe(thread_id)) return validation_error("interrupt: thread_id must be non-blank without NUL");
     auto& m = *impl_;
-    std::lock_guard<std::mutex> lock(m.thread_lock(thread_id));
+    std::lock_guard<rdb::CountedMutex> lock(m.thread_lock(thread_id));
     auto meta = m.get_meta_locked(thread_id);
     if (!meta) return meta.error();
     const auto meta_before = *meta;

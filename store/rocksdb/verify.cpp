@@ -241,7 +241,7 @@ Result<std::vector<std::string>> RocksdbStore::verify() {
   // snapshot of 1-7.
   for (std::size_t index = 0; index < m.thread_stripes.size(); ++index) {
     auto& stripe = m.thread_stripes[index];
-    std::lock_guard<std::mutex> lock(stripe.mu);
+    std::lock_guard<rdb::CountedMutex> lock(stripe.mu);
     std::vector<RunDispatch> live;
     stripe.live.for_each([&](std::string_view, const RunDispatch& d) { live.push_back(d); });
     for (const auto& d : live) {

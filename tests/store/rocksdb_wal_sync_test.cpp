@@ -1,7 +1,9 @@
-// WalSyncGroup, the group sync behind the RocksDB store's synced writes: a caller returns only
+// CountedMutex, which tells the RocksDB store that a thread's lock is busy (its synced writes
+// then sync after the lock), and WalSyncGroup, the group sync behind them: a caller returns only
 // after a sync that began once its write was published; callers that wait during a sync share
 // the next one; a failed sync is the error of its caller, of the callers waiting and of every
 // later one.
+#include "store/rocksdb/counted_mutex.hpp"
 #include "store/rocksdb/wal_sync.hpp"
 
 #include <gtest/gtest.h>
@@ -133,6 +135,29 @@ TEST(WalSyncGroupTest, CallersWaitingForASyncThatFailsGetItsError) {
   EXPECT_EQ(failed.load(), kCallers);
   EXPECT_EQ(wal.group.syncs(), 1u);
   EXPECT_EQ(wal.durable.load(), 0u);
+}
+
+TEST(CountedMutexTest, IsContendedWhileAThreadWaitsAndForAWindowAfter) {
+  CountedMutex mu;
+  EXPECT_FALSE(mu.contended(std::chrono::hours(1)));  // never waited for
+  mu.lock();
+  EXPECT_FALSE(mu.contended(0ns));  // held, nobody waits
+  std::atomic<bool> got{false};
+  std::thread waiter([&] {
+    mu.lock();
+    got = true;
+    mu.unlock();
+  });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!mu.contended(0ns) && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_TRUE(mu.contended(0ns));  // the waiter waits now
+  mu.unlock();
+  waiter.join();
+  EXPECT_TRUE(got.load());
+  EXPECT_FALSE(mu.contended(0ns));          // nobody waits any more
+  EXPECT_TRUE(mu.contended(std::chrono::hours(1)));  // but somebody did, recently
+  EXPECT_TRUE(mu.try_lock());
+  mu.unlock();
 }
 
 }  // namespace
