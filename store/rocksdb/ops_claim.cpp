@@ -209,15 +209,14 @@ Result<std::optional<RunDispatch>> RocksdbStore::claim_dispatch(const std::strin
                                                                 std::int64_t now_ms) {
   return impl_->durable<std::optional<RunDispatch>>([&]() -> Result<std::optional<RunDispatch>> {
     auto& m = *impl_;
-    auto locked = m.lock_dispatch(dispatch_id);
-    if (!locked) return locked.error();
-    const auto& d = locked->dispatch;
-    if (!d || d->status != DispatchStatus::queued) return std::optional<RunDispatch>{};
-    auto meta = m.get_meta_locked(d->thread_id);
-    if (!meta) return meta.error();
-    if (d->dispatch_epoch < meta->epoch) {
+    auto queued = m.lock_queued(dispatch_id);
+    if (!queued) return queued.error();
+    if (!*queued) return std::optional<RunDispatch>{};
+    const RunDispatch& d = (*queued)->dispatch();
+    rdb::ThreadMeta& meta = (*queued)->meta;
+    if (d.dispatch_epoch < meta.epoch) {
       auto r = m.transition_locked(
-          "claim_dispatch", *d, *meta,
+          "claim_dispatch", d, meta,
           [&](const RunDispatch&, const rdb::ThreadMeta& mt, RunDispatch& after) {
             return after.mark_superseded_at_epoch(now_ms, mt.epoch, kReasonQueuedStaleEpoch);
           },
@@ -225,9 +224,9 @@ Result<std::optional<RunDispatch>> RocksdbStore::claim_dispatch(const std::strin
       if (!r) return r.error();
       return std::optional<RunDispatch>{};
     }
-    if (!meta->claimed.empty()) return std::optional<RunDispatch>{};
+    if (!meta.claimed.empty()) return std::optional<RunDispatch>{};
     auto r = m.transition_locked(
-        "claim_dispatch", *d, *meta,
+        "claim_dispatch", d, meta,
         [&](const RunDispatch&, const rdb::ThreadMeta&, RunDispatch& after) {
           return after.claim(consumer, m.ids.next_id(), detail::lease_deadline(now_ms, lease_ms), now_ms);
         },

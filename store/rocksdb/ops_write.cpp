@@ -61,14 +61,11 @@ Result<RunDispatch> RocksdbStore::supersede_claimed(const Fence& fence, std::int
 Result<std::optional<RunDispatch>> RocksdbStore::cancel(const std::string& dispatch_id, std::int64_t now_ms) {
   return impl_->durable<std::optional<RunDispatch>>([&]() -> Result<std::optional<RunDispatch>> {
     auto& m = *impl_;
-    auto locked = m.lock_dispatch(dispatch_id);
-    if (!locked) return locked.error();
-    const auto& d = locked->dispatch;
-    if (!d || d->status != DispatchStatus::queued) return std::optional<RunDispatch>{};
-    auto meta = m.get_meta_locked(d->thread_id);
-    if (!meta) return meta.error();
+    auto queued = m.lock_queued(dispatch_id);
+    if (!queued) return queued.error();
+    if (!*queued) return std::optional<RunDispatch>{};
     auto r = m.transition_locked(
-        "cancel", *d, *meta,
+        "cancel", (*queued)->dispatch(), (*queued)->meta,
         [&](const RunDispatch&, const rdb::ThreadMeta&, RunDispatch& after) { return after.mark_cancelled(now_ms); },
         now_ms);
     if (!r) return r.error();

@@ -249,6 +249,15 @@ struct RocksdbStore::Impl {
   [[nodiscard]] Result<RunDispatch> check_enqueue_locked(const RunDispatch& dispatch, const EnqueueOptions& options,
                                                          const rdb::ThreadMeta& meta, std::int64_t now_ms);
 
+  // The dispatch under its thread's lock, with the thread's metadata, when it is Queued
+  // (nullopt when it is missing or in another status): the start of claim_dispatch and cancel.
+  struct LockedQueued {
+    LockedDispatch locked;  // its dispatch is set
+    rdb::ThreadMeta meta;
+    [[nodiscard]] const RunDispatch& dispatch() const { return *locked.dispatch; }
+  };
+  [[nodiscard]] Result<std::optional<LockedQueued>> lock_queued(const std::string& dispatch_id);
+
   // A fenced transition: lock, check the fence, apply, write.
   [[nodiscard]] Result<RunDispatch> fenced(const char* op, const Fence& fence, std::int64_t now_ms,
                                            const std::function<Result<void>(RunDispatch&)>& apply,

@@ -305,6 +305,16 @@ Result<std::optional<RunDispatch>> RocksdbStore::Impl::get_dispatch_locked(const
   return get_dispatch(dispatch_id);
 }
 
+Result<std::optional<RocksdbStore::Impl::LockedQueued>> RocksdbStore::Impl::lock_queued(
+    const std::string& dispatch_id) {
+  auto locked = lock_dispatch(dispatch_id);
+  if (!locked) return locked.error();
+  if (!locked->dispatch || locked->dispatch->status != DispatchStatus::queued) return std::optional<LockedQueued>{};
+  auto meta = get_meta_locked(locked->dispatch->thread_id);
+  if (!meta) return meta.error();
+  return std::optional<LockedQueued>{LockedQueued{std::move(*locked), std::move(*meta)}};
+}
+
 Result<RocksdbStore::Impl::LockedDispatch> RocksdbStore::Impl::lock_dispatch(const std::string& dispatch_id) {
   const auto hint = live_hints[std::hash<std::string_view>{}(dispatch_id) % kLiveHints].load(std::memory_order_relaxed);
   if (hint != 0) {
