@@ -11,7 +11,8 @@
 // stage_dispatch drops a dispatch's entry, commit_locked puts the committed live record back,
 // and lock_dispatch and get_dispatch_locked read through it.
 // Synced writes happen on the caller's thread in commit_locked(); concurrent committers are grouped
-// by RocksDB into one WAL write + fsync (group commit).
+// by RocksDB into one WAL write + fsync (group commit). On a busy thread (its lock waited for
+// lately) a synced write inside durable() is fsynced after the lock instead (see durable()).
 #pragma once
 
 #include "store/rocksdb/live_dispatch_cache.hpp"
