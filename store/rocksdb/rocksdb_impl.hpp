@@ -165,19 +165,19 @@ struct RocksdbStore::Impl {
   // ---- synced writes: the fsync after the locks ----
   // A store operation that may write synced runs as durable(body). Inside it, a synced write
   // of a thread whose lock is busy (CountedMutex::contended: a caller waits for it, or waited
-  // within kBusyLockWindow, rocksdb_store.cpp) goes to the WAL
-  // and the memtables without the fsync; when body has returned, its locks are released, and
-  // one WAL sync (wal_sync) covers every write up to the sequence number seen after the write.
+  // within kBusyLockWindow, rocksdb_store.cpp) goes to the WAL and the memtables without the
+  // fsync; when body has returned, its locks are released, and one WAL sync (wal_sync) covers
+  // every write up to the sequence number seen after the write.
   // Callers that owe a sync while another one is running wait for it, and the next sync covers
   // all of them (group commit). So a busy thread's lock is not held across an fsync: a submit
   // and the end of a run on the same thread no longer take turns at the disk. Uncontended, a
   // synced write syncs in the write itself, through RocksDB's group commit, which costs each
   // writer one wait instead of two (measured: about 20% more CPU per dispatch at T = 100 when
   // every synced write took the sync-after path). Outside durable(), a synced write always
-  // syncs in the write. The operation returns only once its writes
-  // are synced; another operation may read them before (it can only make writes that come
-  // after them in the WAL, so a power loss that drops the first drops those too). Nested
-  // durable() calls sync once, at the outermost.
+  // syncs in the write. The operation returns only once its writes are synced; another
+  // operation may read them before (it can only make writes that come after them in the WAL,
+  // so a power loss that drops the first drops those too). Nested durable() calls sync once,
+  // at the outermost.
   template <class T, class F>
   [[nodiscard]] Result<T> durable(F&& body) {
     SyncScope scope(*this);
@@ -198,11 +198,9 @@ struct RocksdbStore::Impl {
     Impl& m_;
     bool outermost_;
   };
-  // The options for a write of thread_id's rows that asks for `durability`: unsynced when
-  // deferred, or when it is synced inside durable() and another caller waits for the thread's
-  // lock (the sync is then owed: note_synced_write after the write).
-  [[nodiscard]] const rocksdb::WriteOptions& options_for(const std::string& thread_id, Durability durability) const;
-  void note_synced_write();
+  // Whether a synced write of thread_id's rows is written unsynced and its sync owed to the
+  // enclosing durable() scope: inside one, with a busy lock (commit_locked).
+  [[nodiscard]] bool sync_after_lock(const std::string& thread_id, Durability durability) const;
   // The syncs owed by durable() scopes: DB::SyncWAL, shared by the callers that wait meanwhile.
   rdb::WalSyncGroup wal_sync{[this] { return db->GetLatestSequenceNumber(); },
                              [this]() -> Result<void> {

@@ -503,27 +503,20 @@ Result<void> RocksdbStore::Impl::SyncScope::settle() {
   return m_.wal_sync.sync_upto(owed);
 }
 
-const rocksdb::WriteOptions& RocksdbStore::Impl::options_for(const std::string& thread_id,
-                                                              Durability durability) const {
-  if (durability == Durability::deferred || !write_options.sync) return deferred_write_options;
-  // The fsync moves after the lock only when another caller waits for this thread's lock:
-  // otherwise RocksDB's own group commit (one wait per writer, not two) is the cheaper path.
-  if (t_sync.store == this && thread_stripes[stripe_index(thread_id)].mu.contended(kBusyLockWindow))
-    return deferred_write_options;
-  return write_options;
-}
-
-void RocksdbStore::Impl::note_synced_write() {
-  // Read after the write returned: at least the write's own last sequence number.
-  if (t_sync.store == this) t_sync.owed = std::max(t_sync.owed, db->GetLatestSequenceNumber());
+bool RocksdbStore::Impl::sync_after_lock(const std::string& thread_id, Durability durability) const {
+  // Only for a busy thread's lock: otherwise RocksDB's own group commit (one wait per writer,
+  // not two) is the cheaper path.
+  return durability == Durability::synced && write_options.sync && t_sync.store == this &&
+         thread_stripes[stripe_index(thread_id)].mu.contended(kBusyLockWindow);
 }
 
 Result<void> RocksdbStore::Impl::commit_locked(const std::string& thread_id, rocksdb::WriteBatch& b,
                                                std::string_view op, const rdb::ThreadMeta* meta,
                                                const RunDispatch* dispatch, Durability durability) {
-  const auto& wo = options_for(thread_id, durability);
-  auto s = db->Write(wo, &b);
-  if (s.ok() && durability == Durability::synced && !wo.sync && write_options.sync) note_synced_write();
+  const bool after_lock = sync_after_lock(thread_id, durability);
+  auto s = db->Write(durability == Durability::deferred || after_lock ? deferred_write_options : write_options, &b);
+  // Read after the write returned: at least the write's own last sequence number.
+  if (s.ok() && after_lock) t_sync.owed = std::max(t_sync.owed, db->GetLatestSequenceNumber());
   locked_writes.fetch_add(1, std::memory_order_release);
   const auto index = stripe_index(thread_id);
   auto& st = thread_stripes[index];
